@@ -249,3 +249,41 @@ profiles:
 		t.Errorf("succeeded: default %v, broken %v\n%s", rate(def, "succeeded"), rate(broken, "succeeded"), stdout)
 	}
 }
+
+// TestSimProfileFromEngineRun derives a profile from a database the engine
+// itself wrote: three executions that succeed and one whose transfer fails
+// on every attempt (three attempts). The derived failure rate of the
+// transfer is what the engine recorded, 3 of 6 calls.
+func TestSimProfileFromEngineRun(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "nexus.db")
+	failing := "../../corpus/examples/payment-reconciliation-fixed.failing.bindings.yaml"
+	for i, bindings := range []string{"", "", "", failing} {
+		args := []string{"run", payment, "--db", db, "--input", fmt.Sprintf(`{"transferId": "t-%d", "amount": 42}`, i)}
+		want := exitOK
+		if bindings != "" {
+			args = append(args, "--bindings", bindings)
+			want = exitFindings
+		}
+		if code, _, stderr := nexus(t, args...); code != want {
+			t.Fatalf("run %d: exit %d, want %d\n%s", i, code, want, stderr)
+		}
+	}
+	out := filepath.Join(t.TempDir(), "derived.profile.yaml")
+	code, stdout, stderr := nexus(t, "sim", payment, "--profile-from", db, "--write-profile", out, "-n", "2000")
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	derived, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"in 4 executions", "execute-transfer-function:", "Bank.Unavailable: 0.5"} {
+		if !strings.Contains(string(derived), want) {
+			t.Errorf("derived profile lacks %q:\n%s", want, derived)
+		}
+	}
+	// The report reflects the derived failure: some executions compensate.
+	if !strings.Contains(stdout, "compensated") {
+		t.Errorf("report:\n%s", stdout)
+	}
+}
