@@ -203,7 +203,7 @@ func (a *api) DeployWorkflow(ctx context.Context, req *connect.Request[nexusv1.D
 		return nil, withVerification(connect.CodeInvalidArgument, vr.v, fmt.Errorf("%s is not a valid workflow: %s", file, firstErrors(vr.v)))
 	}
 	if vr.w.Name == "" {
-		return nil, withVerification(connect.CodeInvalidArgument, vr.v, fmt.Errorf("%s: a deployed workflow needs a name:", file))
+		return nil, withVerification(connect.CodeInvalidArgument, vr.v, fmt.Errorf("%s: a deployed workflow needs a name", file))
 	}
 	if err := checkName("workflow name", vr.w.Name); err != nil {
 		return nil, err

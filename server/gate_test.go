@@ -117,7 +117,7 @@ states:
 
 // holdWorkflow is a workflow whose one step waits for a callback.
 func holdWorkflow(name string) string {
-	return "version: \"1.0\"\nname: " + name + "\nfunctions:\n  hold: {uri: \"go:hold\"}\nstates:\n- {name: Wait, action: hold, callback: true, end: true}\n"
+	return "version: \"1.0\"\nname: " + name + "\nfunctions:\n  hold: {uri: \"go:hold\"}\nstates:\n- {name: Wait, action: hold, callback: true, timeout: 1h, end: true}\n"
 }
 
 // holder is an in-process function that hands out task tokens: the

@@ -1,19 +1,15 @@
 package server_test
 
 import (
-	"bufio"
 	"context"
 	"flag"
 	"fmt"
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
-	"syscall"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,85 +17,28 @@ import (
 	"github.com/anishathalye/porcupine"
 	nexusv1 "github.com/nexus-workflows/nexus/api/nexus/v1"
 	"github.com/nexus-workflows/nexus/api/nexus/v1/nexusv1connect"
-	"github.com/nexus-workflows/nexus/engine/store"
+	"github.com/nexus-workflows/nexus/engine/store/postgres/pgtest"
 	"github.com/nexus-workflows/nexus/server"
 )
 
 // The linearizability test: concurrent clients start, complete, cancel
-// and read executions through the API of a node (a process of its own)
-// that is killed with SIGKILL and restarted while they do; each round's
-// history is checked with porcupine against a model of an execution.
-// Three nodes on PostgreSQL need the PostgreSQL store (NEXUS_TEST_POSTGRES).
+// and read executions through the API of one node on SQLite, and of three
+// nodes on PostgreSQL, each node a process of its own (cluster_test.go)
+// killed with SIGKILL and restarted while they do. Each history (the
+// operations of a few clients on a few executions) is checked with
+// porcupine against a model of an execution. Several histories run at
+// once, and a node is killed during each such cycle.
+//
+// go test ./server -run TestLinearizable -lin.histories 1000 runs longer.
 
 var (
-	linHistories = flag.Int("lin.histories", 200, "linearizability: histories (rounds) to check")
-	linClients   = flag.Int("lin.clients", 3, "linearizability: concurrent clients")
-	linOps       = flag.Int("lin.ops", 10, "linearizability: operations per client per round")
-	linKillEvery = flag.Int("lin.kill-every", 3, "linearizability: kill and restart the node in one round out of this many")
+	linHistories = flag.Int("lin.histories", 100, "linearizability: histories to check per configuration (1 node on SQLite, 3 on PostgreSQL)")
+	linParallel  = flag.Int("lin.parallel", 8, "linearizability: histories run at once")
+	linClients   = flag.Int("lin.clients", 3, "linearizability: concurrent clients per history")
+	linOps       = flag.Int("lin.ops", 10, "linearizability: operations per client per history")
+	linKillEvery = flag.Int("lin.kill-every", 1, "linearizability: kill and restart a node in one cycle out of this many (0: never)")
 	linVisualize = flag.String("lin.visualize", "", "linearizability: write the HTML visualization of a violating history here")
 )
-
-func TestMain(m *testing.M) {
-	if os.Getenv("NEXUS_LIN_NODE") != "" {
-		os.Exit(linNode())
-	}
-	os.Exit(m.Run())
-}
-
-// linNode is the body of a node process: serve NEXUS_LIN_DB on
-// NEXUS_LIN_ADDR, print "ready", run until killed.
-func linNode() int {
-	path, addr := os.Getenv("NEXUS_LIN_DB"), os.Getenv("NEXUS_LIN_ADDR")
-	st, err := store.OpenSQLite(path, store.SQLiteOptions{})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
-	}
-	meta, err := server.OpenMetaSQLite(path)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
-	}
-	srv, err := server.New(context.Background(), server.Options{Store: st, Meta: meta, PollInterval: 20 * time.Millisecond})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
-	}
-	err = server.Serve(context.Background(), srv.Handler(), server.ServeOptions{Addr: addr, Ready: func(net.Addr) { fmt.Println("ready") }})
-	fmt.Fprintln(os.Stderr, err)
-	return 2
-}
-
-// linProc is a running node process.
-type linProc struct {
-	cmd *exec.Cmd
-}
-
-func startLinNode(t *testing.T, db, addr string) *linProc {
-	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "NEXUS_LIN_NODE=1", "NEXUS_LIN_DB="+db, "NEXUS_LIN_ADDR="+addr)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil || strings.TrimSpace(line) != "ready" {
-		cmd.Process.Kill()
-		cmd.Wait()
-		t.Fatalf("node did not start: %q %v", line, err)
-	}
-	return &linProc{cmd: cmd}
-}
-
-func (p *linProc) kill() {
-	p.cmd.Process.Signal(syscall.SIGKILL)
-	p.cmd.Wait()
-}
 
 // An operation on one execution, as porcupine sees it.
 type linInput struct {
@@ -246,28 +185,32 @@ func (s *tokenSink) token(exec string) string {
 	return s.tokens[exec]
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // TestLinearizable1Node: one node on SQLite, killed and restarted.
 func TestLinearizable1Node(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: the linearizability test starts and kills processes")
 	}
-	dir := t.TempDir()
-	db := filepath.Join(dir, "nexus.db")
-	meta, err := server.OpenMetaSQLite(db)
+	t.Parallel()
+	runLin(t, filepath.Join(t.TempDir(), "nexus.db"), 1, 0)
+}
+
+// TestLinearizable3Nodes: three nodes on PostgreSQL; one at a time is
+// killed and restarted, the executions it ran taken over by the others
+// once their lease runs out.
+func TestLinearizable3Nodes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: the linearizability test starts and kills processes")
+	}
+	t.Parallel()
+	runLin(t, pgtest.Schema(t), 3, 2*time.Second)
+}
+
+func runLin(t *testing.T, db string, nodes int, lease time.Duration) {
+	meta, err := server.OpenMeta(ctxT(t), db)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, _, err := meta.CreateToken(context.Background(), "lin", "test")
+	tok, _, err := meta.CreateToken(ctxT(t), "lin", "test")
 	meta.Close()
 	if err != nil {
 		t.Fatal(err)
@@ -281,22 +224,13 @@ func TestLinearizable1Node(t *testing.T) {
 	go sinkSrv.Serve(sinkLn)
 	defer sinkSrv.Close()
 
-	addr := freeAddr(t)
-	node := startLinNode(t, db, addr)
-	defer func() { node.kill() }()
-	httpc := &http.Client{Timeout: 10 * time.Second}
-	auth := connect.UnaryInterceptorFunc(func(next connect.UnaryFunc) connect.UnaryFunc {
-		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
-			req.Header().Set("Authorization", "Bearer "+tok)
-			return next(ctx, req)
-		}
-	})
-	c := nexusv1connect.NewNexusServiceClient(httpc, "http://"+addr, connect.WithInterceptors(auth))
-	if _, err := c.DeployWorkflow(ctxT(t), connect.NewRequest(&nexusv1.DeployWorkflowRequest{File: "lin.yaml", Source: `version: "1.0"
+	cl := newCluster(t, db, nodes, lease)
+	c0 := bearerClient(cl.url(ctxT(t), 0), tok)
+	if _, err := c0.DeployWorkflow(ctxT(t), connect.NewRequest(&nexusv1.DeployWorkflowRequest{File: "lin.yaml", Source: `version: "1.0"
 name: lin
 functions: {approve: {uri: "http://` + sinkLn.Addr().String() + `/approve"}}
 states:
-- {name: Approve, action: approve, callback: true, end: true}
+- {name: Approve, action: approve, callback: true, timeout: 1h, end: true}
 `})); err != nil {
 		t.Fatal(err)
 	}
@@ -304,81 +238,109 @@ states:
 	var ops, unknown, kills int
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
 	began := time.Now()
-	for round := range *linHistories {
-		keys := []string{fmt.Sprintf("r%d-a", round), fmt.Sprintf("r%d-b", round), fmt.Sprintf("r%d-c", round)}
+	perCycle := max(*linParallel, 1)
+	for first := 0; first < *linHistories; first += perCycle {
+		cycle := first / perCycle
+		n := min(perCycle, *linHistories-first)
+		histories := make([][]porcupine.Operation, n)
 		var mu sync.Mutex
-		var history []porcupine.Operation
 		var wg sync.WaitGroup
-		var gate sync.RWMutex // held for writing while the node is down
-		for cl := range *linClients {
-			seed := rng.Uint64()
-			wg.Go(func() {
-				r := rand.New(rand.NewPCG(seed, uint64(cl)))
-				for range *linOps {
-					in := linInput{Key: keys[r.IntN(len(keys))]}
-					switch p := r.IntN(10); {
-					case p < 3:
-						in.Op = "start"
-					case p < 6:
-						in.Op = "read"
-					case p < 8:
-						in.Op = "complete"
-					default:
-						in.Op = "cancel"
+		// The node dies once a random number of this cycle's operations
+		// were made.
+		var made atomic.Int64
+		killAt := int64(rng.IntN(max(n**linClients**linOps/2, 1)))
+		killNow := make(chan struct{})
+		var killOnce sync.Once
+		for h := range n {
+			keys := []string{fmt.Sprintf("h%d-a", first+h), fmt.Sprintf("h%d-b", first+h), fmt.Sprintf("h%d-c", first+h)}
+			for client := range *linClients {
+				seed := rng.Uint64()
+				wg.Go(func() {
+					r := rand.New(rand.NewPCG(seed, uint64(client)))
+					for range *linOps {
+						in := linInput{Key: keys[r.IntN(len(keys))]}
+						switch p := r.IntN(10); {
+						case p < 3:
+							in.Op = "start"
+						case p < 6:
+							in.Op = "read"
+						case p < 8:
+							in.Op = "complete"
+						default:
+							in.Op = "cancel"
+						}
+						// A node that is down is waited for (its
+						// restart), not called.
+						ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+						url := cl.url(ctx, r.IntN(nodes))
+						cancel()
+						if url == "" {
+							t.Error("no node came up within a minute")
+							return
+						}
+						op, keep := linCall(bearerClient(url, tok), sink, in)
+						if made.Add(1) == killAt {
+							killOnce.Do(func() { close(killNow) })
+						}
+						if !keep {
+							continue
+						}
+						op.ClientId = h*(*linClients) + client
+						mu.Lock()
+						histories[h] = append(histories[h], op)
+						mu.Unlock()
 					}
-					gate.RLock() // wait while the node restarts
-					gate.RUnlock()
-					op, keep := linCall(c, sink, in)
-					if !keep {
-						continue
-					}
-					op.ClientId = cl
-					mu.Lock()
-					history = append(history, op)
-					mu.Unlock()
-				}
-			})
+				})
+			}
 		}
-		if *linKillEvery > 0 && round%*linKillEvery == 0 {
-			// Kill the node at a random moment of the round, then
-			// restart it on the same database and address.
-			time.Sleep(time.Duration(rng.IntN(15)) * time.Millisecond)
-			gate.Lock()
-			node.kill()
+		if *linKillEvery > 0 && cycle%*linKillEvery == 0 {
+			done := make(chan struct{})
+			go func() { wg.Wait(); close(done) }()
+			select {
+			case <-killNow:
+			case <-done:
+			}
+			victim := rng.IntN(nodes)
+			cl.kill(victim)
 			kills++
-			node = startLinNode(t, db, addr)
-			gate.Unlock()
+			cl.restart(victim)
 		}
 		wg.Wait()
 		// Operations whose outcome is unknown may take effect until the
 		// end of the history.
 		end := time.Now().UnixNano()
-		for i := range history {
-			if history[i].Output.(linOutput).Unknown {
-				history[i].Return = end
-				unknown++
+		for h, history := range histories {
+			for i := range history {
+				if history[i].Output.(linOutput).Unknown {
+					history[i].Return = end
+					unknown++
+				}
+			}
+			ops += len(history)
+			res, info := porcupine.CheckOperationsVerbose(linModel.ToModel(), history, 30*time.Second)
+			if res != porcupine.Ok {
+				if *linVisualize != "" {
+					porcupine.VisualizePath(linModel.ToModel(), info, *linVisualize)
+				}
+				for _, op := range history {
+					t.Logf("client %d [%d, %d] %s", op.ClientId, op.Call, op.Return, linModel.DescribeOperation(op.Input, op.Output))
+				}
+				t.Fatalf("history %d is not linearizable (%s); -lin.visualize FILE draws it", first+h, res)
 			}
 		}
-		ops += len(history)
-		res, info := porcupine.CheckOperationsVerbose(linModel.ToModel(), history, 30*time.Second)
-		if res != porcupine.Ok {
-			if *linVisualize != "" {
-				porcupine.VisualizePath(linModel.ToModel(), info, *linVisualize)
-			}
-			for _, op := range history {
-				t.Logf("client %d [%d, %d] %s", op.ClientId, op.Call, op.Return, linModel.DescribeOperation(op.Input, op.Output))
-			}
-			t.Fatalf("history %d is not linearizable (%s); -lin.visualize FILE draws it", round, res)
-		}
-		// End the round's executions, so that restarts do not resume
+		// End the cycle's executions, so that restarts do not resume
 		// ever more of them.
-		for _, k := range keys {
-			c.CancelExecution(ctxT(t), connect.NewRequest(&nexusv1.CancelExecutionRequest{ExecutionId: k}))
-			c.GetExecution(ctxT(t), connect.NewRequest(&nexusv1.GetExecutionRequest{ExecutionId: k, WaitMs: 10000}))
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		c0 := bearerClient(cl.url(ctx, 0), tok)
+		for h := range n {
+			for _, k := range []string{"a", "b", "c"} {
+				c0.CancelExecution(ctx, connect.NewRequest(&nexusv1.CancelExecutionRequest{ExecutionId: fmt.Sprintf("h%d-%s", first+h, k)}))
+			}
 		}
+		cancel()
 	}
-	t.Logf("%d histories, %d operations (%d with unknown outcome), %d kills: 0 violations (%s)",
-		*linHistories, ops, unknown, kills, time.Since(began).Round(time.Millisecond))
+	t.Logf("%d node(s): %d histories, %d operations (%d with unknown outcome), %d kills: 0 violations (%s)",
+		nodes, *linHistories, ops, unknown, kills, time.Since(began).Round(time.Millisecond))
 }
 
 // linCall performs one operation and records it; keep is false for an

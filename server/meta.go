@@ -62,12 +62,26 @@ func OpenMeta(ctx context.Context, location string) (*Meta, error) {
 		return nil, fmt.Errorf("open PostgreSQL: %w", err)
 	}
 	db.SetMaxOpenConns(8)
-	m, err := NewMeta(ctx, db)
+	// Nodes starting together on one database create the tables once: a
+	// concurrent CREATE TABLE IF NOT EXISTS can fail in PostgreSQL.
+	err = func() error {
+		conn, err := db.Conn(ctx)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock(hashtext('nexus/meta' || current_schema()))`); err != nil {
+			return err
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(hashtext('nexus/meta' || current_schema()))`)
+		_, err = NewMeta(ctx, db)
+		return err
+	}()
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open PostgreSQL: %w", err)
 	}
-	return m, nil
+	return &Meta{db: db}, nil
 }
 
 // OpenMetaSQLite opens (creating if needed) the server's tables in the

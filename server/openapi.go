@@ -77,9 +77,17 @@ func buildOpenAPI() obj {
 			"summary":     methodDocs[name],
 			"tags":        []string{"NexusService"},
 			"parameters":  []obj{{"$ref": "#/components/parameters/ConnectProtocolVersion"}},
-			"requestBody": func() obj { b := jsonBody("#/components/schemas/" + string(m.Input().FullName())); b["required"] = true; return b }(),
+			"requestBody": func() obj {
+				b := jsonBody("#/components/schemas/" + string(m.Input().FullName()))
+				b["required"] = true
+				return b
+			}(),
 			"responses": obj{
-				"200":     func() obj { b := jsonBody("#/components/schemas/" + string(m.Output().FullName())); b["description"] = "Success."; return b }(),
+				"200": func() obj {
+					b := jsonBody("#/components/schemas/" + string(m.Output().FullName()))
+					b["description"] = "Success."
+					return b
+				}(),
 				"default": errResp,
 			},
 		}}

@@ -21,6 +21,7 @@ import (
 	"github.com/nexus-workflows/nexus/engine/invoke"
 	"github.com/nexus-workflows/nexus/engine/store"
 	"github.com/nexus-workflows/nexus/model"
+	"github.com/nexus-workflows/nexus/server/ui"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
@@ -67,11 +68,18 @@ type Options struct {
 	// OnTrigger, when set, is told of every execution a trigger started
 	// (for tests).
 	OnTrigger func(ns string, s Started)
-	// UI, when set, serves the web UI at /.
+	// UI, when set, replaces the web UI served at / (nil: package
+	// server/ui's, at /ui/).
 	UI http.Handler
 	// Lease and PollInterval of the engine (engine.Options); zero: its
 	// defaults.
 	Lease, PollInterval time.Duration
+	// AdoptEvery is how often the engine takes over the unfinished
+	// executions whose lease ran out (engine.Options.AdoptEvery): on a
+	// database several nodes share, the executions of a node that died
+	// finish on the others. 0: half the lease when the store is shared
+	// (a store.Adopter: PostgreSQL), never otherwise; negative: never.
+	AdoptEvery time.Duration
 }
 
 // Server serves the API over one engine. Create one with New; Handler is
@@ -144,9 +152,21 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		inv = reg
 	}
 	s.opts.Invokers = inv
+	adoptEvery := opts.AdoptEvery
+	if _, shared := s.st.(store.Adopter); adoptEvery == 0 && shared {
+		lease := opts.Lease
+		if lease <= 0 {
+			lease = 30 * time.Second
+		}
+		adoptEvery = lease / 2
+	}
+	if adoptEvery < 0 {
+		adoptEvery = 0
+	}
 	s.eng, err = engine.Open(ctx, engine.Options{Store: s.st, Invokers: inv, Inline: opts.Inline, LogKey: opts.LogKey,
 		MaxPayloadBytes: opts.MaxPayloadBytes, Parse: opts.Parse, Observer: s.tel, Metrics: s.tel,
-		TraceParent: s.tel.traceParent, Logger: log, Identity: identity, Lease: opts.Lease, PollInterval: opts.PollInterval})
+		TraceParent: s.tel.traceParent, Logger: log, Identity: identity, Lease: opts.Lease, PollInterval: opts.PollInterval,
+		AdoptEvery: adoptEvery})
 	if err != nil {
 		s.tel.shutdown()
 		return nil, fmt.Errorf("server: %w", err)
@@ -223,6 +243,8 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /events", s.auth.http(http.HandlerFunc(s.trig.serveEvents)))
 	if s.opts.UI != nil {
 		mux.Handle("/", s.opts.UI)
+	} else {
+		mux.Handle("/", ui.Handler())
 	}
 	return mux
 }

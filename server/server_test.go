@@ -219,12 +219,6 @@ func wantCode(t *testing.T, err error, code connect.Code, what string) {
 
 const paymentFile = "../corpus/examples/payment-reconciliation-fixed.yaml"
 
-var paymentBindings = map[string]string{
-	"validate-user-function": "builtin:echo", "check-balance-function": "builtin:echo",
-	"execute-transfer-function": "builtin:echo", "log-transaction-function": "builtin:echo",
-	"rollback-transfer-function": "builtin:echo", "notify-failure-function": "builtin:echo",
-}
-
 // TestExecutionLifecycle deploys a workflow, starts executions through
 // the JSON API, and reads them back: status, output, trace, history,
 // listing with filters and pages; starting an id again is idempotent.

@@ -126,7 +126,7 @@ name: two
 functions: {first: {uri: "builtin:echo"}, hold: {uri: "go:hold"}}
 states:
 - {name: First, action: first, next: Wait}
-- {name: Wait, action: hold, callback: true, end: true}
+- {name: Wait, action: hold, callback: true, timeout: 1h, end: true}
 `, nil)
 	if _, err := start(t, c, "two", "r1", `{}`); err != nil {
 		t.Fatal(err)

@@ -31,6 +31,7 @@ type serveFlags struct {
 	checkTimeout    time.Duration
 	trace           string
 	logLevel        string
+	lease, adopt    time.Duration
 }
 
 func (e *env) serveCmd() *cobra.Command {
@@ -49,10 +50,16 @@ nexus token create (on the same database). Function secrets are named by
 bindings (#bearer_env=NAME) and read from the environment or from
 --secrets-dir/NAME; they are never stored or logged.
 
+Several servers may share one PostgreSQL database (--postgres): each runs
+the executions it starts under a lease it renews; when a node dies, its
+leases run out (--lease) and the others take its unfinished executions
+over (checking every --adopt-every). Any node answers for any execution.
+
 The server runs until SIGINT or SIGTERM, then stops accepting calls and
 leaves its executions to resume.`,
 		Example: `  nexus token create --namespace team-a --db nexus.db
   nexus serve --db nexus.db --addr 127.0.0.1:8080
+  nexus serve --postgres 'postgres://nexus@db:5432/nexus' --addr :8080 --lease 10s
   nexus serve --db /var/lib/nexus/nexus.db --addr :8443 --tls-cert cert.pem --tls-key key.pem --trace otlp`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -70,6 +77,8 @@ leaves its executions to resume.`,
 	fl.DurationVar(&f.checkTimeout, "check-timeout", 2*time.Minute, "bound on the model checking of one deploy")
 	fl.StringVar(&f.trace, "trace", "none", "OpenTelemetry traces: none, stdout, or otlp (OTEL_EXPORTER_OTLP_ENDPOINT, default http://localhost:4318)")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fl.DurationVar(&f.lease, "lease", 30*time.Second, "how long a node owns its executions without renewing; a dead node's are taken over after it")
+	fl.DurationVar(&f.adopt, "adopt-every", 0, "how often to take over executions whose lease ran out (0: half the lease on PostgreSQL, never on SQLite)")
 	f.register(cmd, true)
 	return cmd
 }
@@ -77,6 +86,9 @@ leaves its executions to resume.`,
 func (e *env) serve(ctx context.Context, f *serveFlags) error {
 	if ctx == nil {
 		ctx = context.Background()
+	}
+	if f.lease <= 0 || f.adopt < 0 {
+		return usageError("--lease must be positive and --adopt-every not negative")
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
@@ -134,7 +146,7 @@ func (e *env) serve(ctx context.Context, f *serveFlags) error {
 	defer stop()
 	srv, err := server.New(ctx, server.Options{Store: st, Meta: meta, LogKey: f.key(), MaxPayloadBytes: f.maxPayload,
 		MaxRequestBytes: f.maxRequest, Parse: parseWorkflow, Policies: policies, SecretsDir: f.secretsDir,
-		CheckTimeout: f.checkTimeout, SpanExporter: exp, Logger: log})
+		CheckTimeout: f.checkTimeout, SpanExporter: exp, Logger: log, Lease: f.lease, AdoptEvery: f.adopt})
 	if err != nil {
 		return usageError("%v", err)
 	}

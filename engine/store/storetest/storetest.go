@@ -445,7 +445,7 @@ func testSignals(t *testing.T, open Opener) {
 	left, _ := s.Signals(ctx, 0, "")
 	if len(left) != 2 || left[0].ID != ids[1] || left[1].ID != ids[2] {
 		t.Errorf("signals left: %+v", left)
-	}	// Ids are never reused, not even once the inbox is empty: engines
+	} // Ids are never reused, not even once the inbox is empty: engines
 	// read it from the last id they saw.
 	if err := s.Ack(ctx, ids[1], ids[2]); err != nil {
 		t.Fatal(err)
