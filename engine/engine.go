@@ -434,6 +434,9 @@ func (e *Engine) Start(ctx context.Context, wf *Workflow, input []byte, opts Sta
 		return id, ctx.Err()
 	}
 	if err != nil {
+		// Once it has exited, Wait and Start see the id's earlier
+		// execution (if any) rather than this failed one.
+		<-x.exited
 		return "", fmt.Errorf("start %s: %w", id, err)
 	}
 	return id, nil
@@ -457,7 +460,6 @@ func (e *Engine) register(x *execution) error {
 	if e.live[x.id] != nil {
 		return fmt.Errorf("execution %s: %w", x.id, store.ErrExists)
 	}
-	delete(e.ended, x.id)
 	e.live[x.id] = x
 	return nil
 }
@@ -467,6 +469,11 @@ func (e *Engine) unregister(x *execution) {
 	defer e.mu.Unlock()
 	if e.live[x.id] == x {
 		delete(e.live, x.id)
+	}
+	if x.create != nil {
+		// Its creation never committed (the id was taken): how the
+		// execution of that id ended, if remembered, still stands.
+		return
 	}
 	// Remember how it ended, for a Wait that comes late.
 	if e.ended[x.id] == nil {

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -126,8 +127,41 @@ func (f *dbFlags) open(create bool) (store.Store, error) {
 // engine opens an engine on st with the command line's invokers.
 func (f *dbFlags) engine(ctx context.Context, st store.Store, obs engine.Observer) (*engine.Engine, error) {
 	reg := &invoke.Registry{MaxPayloadBytes: int64(f.maxPayload)}
-	return engine.Open(ctx, engine.Options{Store: st, Invokers: reg, LogKey: f.key(), MaxPayloadBytes: f.maxPayload,
+	kids := &engine.Children{Next: reg, Lookup: subWorkflows()}
+	en, err := engine.Open(ctx, engine.Options{Store: st, Invokers: kids, LogKey: f.key(), MaxPayloadBytes: f.maxPayload,
 		Parse: parseWorkflow, Observer: obs})
+	kids.Engine = en
+	return en, err
+}
+
+// subWorkflows resolves the bindings workflow:PATH of sub-workflow steps:
+// PATH is a workflow file (relative to the working directory), run with
+// its own NAME.bindings.yaml sidecar if it has one. Each file is read once
+// per engine, so every child of a run runs the same definition.
+func subWorkflows() func(string) (*engine.Workflow, error) {
+	var mu sync.Mutex
+	seen := map[string]*engine.Workflow{}
+	return func(path string) (*engine.Workflow, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if wf := seen[path]; wf != nil {
+			return wf, nil
+		}
+		src, m, fs, err := load(path)
+		if err != nil {
+			return nil, err
+		}
+		if m == nil {
+			return nil, fmt.Errorf("%s is not a valid workflow: %v", path, fs)
+		}
+		binds, _, err := loadBindings("", path)
+		if err != nil {
+			return nil, err
+		}
+		wf := &engine.Workflow{File: path, Source: src.src, Machine: m, Bindings: binds}
+		seen[path] = wf
+		return wf, nil
+	}
 }
 
 type runFlags struct {

@@ -250,3 +250,33 @@ func loadSource(path string, src []byte) (*source, *model.Machine, model.Finding
 func openRaw(path string) (*sql.DB, error) {
 	return sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
 }
+
+// TestRunSubWorkflow runs a workflow whose step is another workflow file,
+// bound with workflow:PATH: the child runs as an execution of its own and
+// its output becomes the step's result; a missing child file is refused
+// before anything runs.
+func TestRunSubWorkflow(t *testing.T) {
+	dir := t.TempDir()
+	child := filepath.Join(dir, "child.yaml")
+	write := func(path, src string) {
+		if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(child, "version: \"1.0\"\nname: child\nstates:\n- {name: Mark, type: pass, result: done, result_path: $.child, end: true}\n")
+	parent := filepath.Join(dir, "parent.yaml")
+	write(parent, "version: \"1.0\"\nname: parent\nfunctions:\n  sub: {uri: \"workflow:"+child+"\"}\n"+
+		"states:\n- {name: Call, workflow: sub, end: true}\n")
+	db := filepath.Join(dir, "nexus.db")
+	code, stdout, stderr := nexus(t, "run", parent, "--db", db, "--input", `{"order": 7}`)
+	if code != exitOK || !strings.Contains(stdout, `"child"`) || !strings.Contains(stdout, `"order"`) {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	missing := filepath.Join(dir, "orphan.yaml")
+	write(missing, "version: \"1.0\"\nname: orphan\nfunctions:\n  sub: {uri: \"workflow:"+filepath.Join(dir, "none.yaml")+"\"}\n"+
+		"states:\n- {name: Call, workflow: sub, end: true}\n")
+	code, _, stderr = nexus(t, "run", missing, "--db", db, "--input", `{}`)
+	if code == exitOK || !strings.Contains(stderr, "none.yaml") {
+		t.Errorf("missing child: exit %d\n%s", code, stderr)
+	}
+}
