@@ -346,11 +346,38 @@ func (g *Graph) explainState(inv Invariant, a *inst) (int32, string) {
 		return st, fmt.Sprintf("the execution ends %s after irreversible step %q took effect: nothing can undo it "+
 			"(put irreversible steps after every step that can fail, or give it a compensation)", s.Status, stateName(g.m, st))
 	case NoDeadlock:
+		if st, msg, ok := g.unanswered(a); ok {
+			return st, msg
+		}
 		return first, fmt.Sprintf("the execution is %s and waits for nothing that can come: no event can be delivered and no command is left to perform", s.Status)
 	case Deterministic:
 		return first, "the canonical encoding of a state does not decode back to itself"
 	}
 	return first, inv.Summary()
+}
+
+// unanswered explains a deadlock on a callback nobody answers: the first
+// thread of a waiting for an invocation in silent.
+func (g *Graph) unanswered(a *inst) (int32, string, bool) {
+	s := &a.exec
+	for i := range s.Threads {
+		t := &s.Threads[i]
+		if t.Comp || t.Phase != model.PhaseRun || !hasID(a.silent, t.Wait) {
+			continue
+		}
+		name := stateName(g.m, t.State)
+		msg := fmt.Sprintf("callback state %q has no timeout or heartbeat: if nobody answers, the execution waits forever", name)
+		if p := s.Thread(t.Parent); p != nil && p.Phase == model.PhaseFork {
+			what := "parallel"
+			if g.m.States[p.State].Kind == model.KindMap {
+				what = "map"
+			}
+			msg += fmt.Sprintf("; the %s state %q waits for it and never joins", what, stateName(g.m, p.State))
+		}
+		msg += " (give it a timeout: or a heartbeat:, and catch States.Timeout)"
+		return t.State, msg, true
+	}
+	return 0, "", false
 }
 
 // dangling reports workflow states never entered and situations from
@@ -399,10 +426,12 @@ func (g *Graph) dangling(add func(Violation)) {
 			fill[j]++
 		}
 	}
+	// A situation that ends, or that reaches a deadlock (reported as
+	// NoDeadlock: a callback nobody answers), is not dangling.
 	ends := make([]bool, n)
 	var queue []int32
 	for i := 0; i < n; i++ {
-		if g.flags[i]&sTerminal != 0 {
+		if g.flags[i]&(sTerminal|sDeadlock) != 0 {
 			ends[i] = true
 			queue = append(queue, int32(i))
 		}

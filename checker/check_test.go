@@ -161,7 +161,8 @@ func TestCorpusBugs(t *testing.T) {
 		})
 	}
 	if seen["LoggedBeforeExecuted"] == 0 || seen["Termination"] == 0 || seen["CompensationComplete"] == 0 ||
-		seen["AtMostOnceEffect"] == 0 || seen["NoDanglingState"] == 0 || seen["MutationsCompensable"] == 0 || seen["policy"] == 0 {
+		seen["AtMostOnceEffect"] == 0 || seen["NoDanglingState"] == 0 || seen["MutationsCompensable"] == 0 || seen["NoDeadlock"] == 0 ||
+		seen["policy"] == 0 {
 		t.Errorf("the corpus misses an invariant: %v", seen)
 	}
 }

@@ -42,6 +42,7 @@
 //   - sent: the invocations and timers started and not completed;
 //   - eff: threads whose current step had an attempt that timed out after
 //     taking effect;
+//   - silent: the callbacks in sent that nobody will ever answer (below);
 //   - orphan, pivot: the first step whose mutation took effect with
 //     nothing to undo it, and the first irreversible step that took
 //     effect.
@@ -66,11 +67,22 @@
 //     when effects matter (below); for a compensation, its own retriers'
 //     errors (by default only while the retrier still retries: Options
 //     CompensationFailures lifts that);
+//   - for every thread waiting for a callback in sent (callback: true, an
+//     ASL .waitForTaskToken resource) whose state has no timeout and no
+//     heartbeat, and not yet in silent: nobody ever answers it. The
+//     invocation joins silent and stays in flight; from then on the world
+//     delivers nothing for it (no success, no error, no timeout, no
+//     duplicate). With a timeout or a heartbeat the engine's timer ends
+//     the wait, which the timeout deliveries above explore. The move does
+//     not step the kernel; it is taken once per invocation;
 //   - for every timer in sent (retry backoff, wait, the execution's
 //     timeout): it fires;
-//   - a cancellation, with Options.Cancel;
+//   - a cancellation, with Options.Cancel (a request from outside, not a
+//     move of the execution's own: see NoDeadlock);
 //   - a crash and restart: the queue is lost, timers are lost (sent keeps
-//     invocations: the functions keep running), and
+//     invocations: the functions keep running, and silent keeps the
+//     callbacks nobody answers: the re-issued invocation has the same id,
+//     and nobody answers it either), and
 //     model.Machine.Pending on the execution gives what to do again:
 //     intents not yet logged (appended at once), questions, invocations
 //     (with their ids, hence their idempotency keys), timers.
@@ -140,21 +152,30 @@
 // branch cancelled, the execution cancelled or timed out).
 //
 // NoDeadlock: an execution that has started and not ended always has a
-// move other than a crash.
+// move other than a crash or a cancellation request. A callback nobody
+// answers (silent) is what violates it in a correct engine: the execution,
+// or the join of a parallel or map state, waits for it forever; the
+// violation names the callback state. Options.Cancel does not change the
+// verdict: an execution that only an operator's cancellation can end is
+// stuck. An execution timeout does (its timer is a move of the
+// execution's own: it ends the wait, timed out).
 //
 // NoDanglingState: every workflow state is entered in some execution; no
 // choice can be left without a matching rule and without a default; and
 // from every reachable situation some sequence of moves ends the
-// execution.
+// execution or reaches a deadlock (which NoDeadlock reports: a situation
+// whose callback will never be answered is not also dangling).
 //
 // Termination: the graph restricted to the moves that neither decide a
 // choice nor crash has no reachable cycle, except a cycle during all of
 // which the execution's timeout timer is armed (under weak fairness it
 // fires). A loop through a choice is assumed to make progress (the data
 // the choice reads can change); crashes are assumed finitely many; retries
-// under a retry policy are counted in the state and cannot loop. So a
-// violation is a loop that only failures, timers and the engine drive: a
-// catch that leads back, a wait that leads back without a choice.
+// under a retry policy are counted in the state and cannot loop. The move
+// that leaves a callback unanswered cannot be on a loop: silent only grows
+// while the thread waits, and the callback leaves it only with its thread.
+// So a violation is a loop that only failures, timers and the engine
+// drive: a catch that leads back, a wait that leads back without a choice.
 //
 // AtMostOnceEffect: at a step whose function honours idempotency keys,
 // one visit of the step takes effect at most once: no attempt takes effect
@@ -170,7 +191,11 @@
 // without a mutating state, CompensationComplete without mutations or
 // compensations, AtMostOnceEffect without a function that honours keys).
 // Witnesses ("sometimes" properties: Succeeds, Fails, Compensates,
-// Retries, Catches) that are never reached are reported as warnings.
+// Retries, Catches) that are never reached are reported as warnings. An
+// unanswered callback reaches none that was not reached without it, at
+// the same depth: from such a situation the only ends are an execution
+// timeout or a cancellation, which the answered callback's situation has
+// too.
 //
 // # K executions
 //

@@ -74,6 +74,9 @@ const (
 	mvAnswer
 	mvCancel
 	mvCrash
+	// mvSilence: the world decides that nobody will ever answer a
+	// callback (see expander.silence).
+	mvSilence
 )
 
 // outcome of a delivered invocation.
@@ -272,8 +275,9 @@ func (x *expander) id(id uint32) uint32 {
 }
 
 // expand computes the successors of cur (canonical, at rest) into x.succ
-// and returns the number of moves the execution itself has (a crash not
-// counted).
+// and returns the number of moves the execution itself has: a crash and a
+// cancellation request are not counted (NoDeadlock: an execution stuck
+// until an operator cancels it is stuck).
 func (x *expander) expand(cur *inst) int {
 	x.releaseAll()
 	x.branches = 0
@@ -294,8 +298,11 @@ func (x *expander) expand(cur *inst) int {
 		t := &s.Threads[i]
 		switch t.Phase {
 		case model.PhaseRun:
-			if hasID(cur.sent, t.Wait) {
+			if hasID(cur.sent, t.Wait) && !hasID(cur.silent, t.Wait) {
 				moves += x.deliveries(cur, t)
+				if !t.Comp && x.info[t.State].unanswerable() {
+					moves += x.silence(cur, t)
+				}
 			}
 		case model.PhaseBackoff, model.PhaseTimer:
 			if hasID(cur.sent, t.Wait) {
@@ -309,7 +316,9 @@ func (x *expander) expand(cur *inst) int {
 		moves += count(x.stepMove(cur, move{kind: mvFire, id: s.Timer}, model.Event{Kind: model.EvTimerFired, ID: s.Timer}))
 	}
 	if x.opts.Cancel && s.Status == model.Running {
-		moves += count(x.stepMove(cur, move{kind: mvCancel}, model.Event{Kind: model.EvCancel, Cause: "cancelled by the world"}))
+		// A move, but not one of the execution's own: NoDeadlock does not
+		// count it.
+		x.stepMove(cur, move{kind: mvCancel}, model.Event{Kind: model.EvCancel, Cause: "cancelled by the world"})
 	}
 	x.crash(cur)
 	return moves
@@ -350,6 +359,31 @@ func (x *expander) deliveries(cur *inst, t *model.Thread) int {
 		}
 	}
 	return n
+}
+
+// silence is the world's move "nobody ever answers the callback of thread
+// t": its invocation stays in flight and joins silent, and no completion
+// is delivered for it from then on (no success, no error, no duplicate).
+// Only a callback of a state with no timeout and no heartbeat has this
+// move: otherwise the engine's timer ends the wait (a timeout delivery,
+// explored). The execution does not step: the move changes only what the
+// world will do, so it is taken once, from the state at rest in which the
+// invocation is in flight. It returns 1 (a move of the execution's own:
+// the world's answer, or its silence, is what the execution waits for).
+func (x *expander) silence(cur *inst, t *model.Thread) int {
+	clear(x.memo)
+	x.mv = move{kind: mvSilence, pre: cur, thread: t.ID, id: t.Wait}
+	w := x.get()
+	cur.copyInto(&w.in)
+	w.in.silent = addID(w.in.silent, t.Wait)
+	if x.verbose {
+		x.touch(w, t.State)
+		x.say(w, "the callback of invocation #%d (%s of %s, attempt %d) is never answered: state %s has no timeout or heartbeat",
+			x.id(t.Wait), x.fnName(invocationFn(x.m, t)), stateName(x.m, t.State), t.Attempt, stateName(x.m, t.State))
+		w.move = Move{Kind: "unanswered", ID: x.id(t.Wait)}
+	}
+	x.final(w)
+	return 1
 }
 
 // answerMoves answers a question left open at rest: one the closure was
@@ -580,6 +614,9 @@ func (x *expander) closureSeen(w *work) bool {
 	for i := range k.eff {
 		k.eff[i] = name(k.eff[i])
 	}
+	for i := range k.silent {
+		k.silent[i] = name(k.silent[i])
+	}
 	x.enc1 = k.appendEncoding(x.enc1[:0])
 	x.enc1 = binary.AppendUvarint(x.enc1, uint64(w.flags))
 	for _, d := range w.decides {
@@ -802,6 +839,13 @@ func (x *expander) finish(w *work) {
 		}
 	}
 	w.in.sent = kept
+	kept = w.in.silent[:0]
+	for _, id := range w.in.silent {
+		if hasID(w.in.sent, id) {
+			kept = append(kept, id)
+		}
+	}
+	w.in.silent = kept
 	if mv.kind != mvPerform && mv.kind != mvCrash {
 		// Bystander threads whose step ended without their own event.
 		for i := range pre.exec.Threads {
@@ -984,6 +1028,7 @@ func (x *expander) canon(w *work) {
 	}
 	w.in.sent = renameSet(w.in.sent)
 	w.in.eff = renameSet(w.in.eff)
+	w.in.silent = renameSet(w.in.silent)
 	if x.verbose {
 		w.renames = append(w.renames[:0], x.ren...)
 	}
@@ -1055,6 +1100,7 @@ func (x *expander) itemSymmetry(a *inst) {
 			x.enc1 = append(x.enc1, byte(pos+1), byte((pos+1)>>8))
 			x.enc1 = appendBool(x.enc1, t.Wait != 0 && hasID(a.sent, t.Wait))
 			x.enc1 = appendBool(x.enc1, hasID(a.eff, t.ID))
+			x.enc1 = appendBool(x.enc1, t.Wait != 0 && hasID(a.silent, t.Wait))
 			x.items = append(x.items, item{t: t, key: string(x.enc1)})
 		}
 		slices.SortStableFunc(x.items, func(a, b item) int { return strings.Compare(a.key, b.key) })
@@ -1075,7 +1121,7 @@ func appendBool(b []byte, v bool) []byte {
 // moveData is mv as data for a trace.
 func (x *expander) moveData(mv move, ev model.Event) Move {
 	kinds := [...]string{mvStart: "start", mvPerform: "perform", mvDeliver: "deliver", mvFire: "fire", mvAnswer: "answer",
-		mvCancel: "cancel", mvCrash: "crash"}
+		mvCancel: "cancel", mvCrash: "crash", mvSilence: "unanswered"}
 	m := Move{Kind: kinds[mv.kind], ID: x.id(ev.ID)}
 	if mv.kind == mvDeliver {
 		m.Outcome, m.Error = ev.Kind.String(), ev.Err

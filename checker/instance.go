@@ -35,6 +35,13 @@ type inst struct {
 	// eff holds the threads (sorted ids) whose current step had an attempt
 	// that may have taken effect and then timed out.
 	eff []uint32
+	// silent holds the invocations in sent (sorted ids) that the world
+	// will never answer: callbacks of a state with no timeout and no
+	// heartbeat, which nobody completed. No completion is ever delivered
+	// for them; they stay in flight (and may still take effect when
+	// abandoned) until their thread stops waiting. A crash keeps them: the
+	// re-issued invocation has the same id, and nobody answers it either.
+	silent []uint32
 	// orphan is 1 + the index of the first state whose mutation took
 	// effect with nothing to undo it (0: none).
 	orphan int32
@@ -55,6 +62,7 @@ func (a *inst) copyInto(b *inst) {
 	b.queue = append(b.queue[:0], a.queue...)
 	b.sent = append(b.sent[:0], a.sent...)
 	b.eff = append(b.eff[:0], a.eff...)
+	b.silent = append(b.silent[:0], a.silent...)
 	b.orphan, b.pivot = a.orphan, a.pivot
 }
 
@@ -70,6 +78,7 @@ func (a *inst) appendEncoding(b []byte) []byte {
 	}
 	b = appendIDs(b, a.sent)
 	b = appendIDs(b, a.eff)
+	b = appendIDs(b, a.silent)
 	b = binary.AppendVarint(b, int64(a.orphan))
 	b = binary.AppendVarint(b, int64(a.pivot))
 	return a.exec.AppendEncoding(b)
@@ -95,6 +104,7 @@ func (a *inst) decode(b []byte) error {
 	}
 	a.sent = r.ids(a.sent[:0])
 	a.eff = r.ids(a.eff[:0])
+	a.silent = r.ids(a.silent[:0])
 	a.orphan = int32(r.varint())
 	a.pivot = int32(r.varint())
 	if r.err != nil {
@@ -113,6 +123,7 @@ func (a *inst) decodeSlow(b []byte) error {
 	}
 	a.sent = r.ids(a.sent[:0])
 	a.eff = r.ids(a.eff[:0])
+	a.silent = r.ids(a.silent[:0])
 	a.orphan = int32(r.varint())
 	a.pivot = int32(r.varint())
 	if r.err != nil {
@@ -217,6 +228,9 @@ type stateInfo struct {
 	honours, perAttempt bool
 	// timeout, heartbeat: an invocation can time out.
 	timeout, heartbeat bool
+	// callback: the function completes later through a task token
+	// (callback: true, an ASL .waitForTaskToken resource).
+	callback bool
 	// errs: the errors an invocation of the state may fail with: those
 	// its retry and catch rules name, then an undeclared one. compErrs and
 	// onFailErrs: the same for its compensation and on-failure handler.
@@ -234,6 +248,12 @@ type stateInfo struct {
 // tracked reports whether the effects of the state's invocations matter
 // to an invariant.
 func (si *stateInfo) tracked() bool { return si.mutating || (si.honours && si.perAttempt) }
+
+// unanswerable reports whether an invocation of the state (not of its
+// compensation or on-failure handler) may never complete: a callback that
+// nobody answers, with no timeout or heartbeat for the engine's timer to
+// end the wait.
+func (si *stateInfo) unanswerable() bool { return si.callback && !si.timeout && !si.heartbeat }
 
 func buildInfo(m *model.Machine) []stateInfo {
 	info := make([]stateInfo, len(m.States))
@@ -259,6 +279,7 @@ func buildInfo(m *model.Machine) []stateInfo {
 			si.perAttempt = st.Idempotency == ""
 			si.timeout = sp.Timeout > 0 || st.TimeoutPath != "" || st.TimeoutExpr != ""
 			si.heartbeat = sp.Heartbeat > 0 || st.HeartbeatPath != "" || st.HeartbeatExpr != ""
+			si.callback = sp.Callback
 			var lists [][]string
 			for _, r := range sp.Retry {
 				lists = append(lists, r.Errors)

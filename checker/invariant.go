@@ -19,7 +19,10 @@ const (
 	// timed out leaves no mutation that took effect and was not undone.
 	CompensationComplete
 	// NoDeadlock: an execution that has not ended always has a move of its
-	// own (an event it waits for that can come, a command to perform).
+	// own (an event it waits for that can come, a command to perform); a
+	// crash and a cancellation request do not count. A callback that
+	// nobody answers, at a state with no timeout and no heartbeat, breaks
+	// it.
 	NoDeadlock
 	// NoDanglingState: every state of the workflow is entered in some
 	// execution, every choice has a way out for every input, and from every

@@ -121,7 +121,7 @@ func (o Options) Abstraction() []string {
 	}
 	cancel := "no cancellation requests"
 	if o.Cancel {
-		cancel = "a running execution may be cancelled at any point"
+		cancel = "a running execution may be cancelled at any point (not a move of the execution's own: NoDeadlock does not count it)"
 	}
 	return []string{
 		fmt.Sprintf("executions: %d concurrent executions of the workflow; they share no state, so each is explored once and the %d-execution state space is their product", o.Instances, o.Instances),
@@ -129,6 +129,8 @@ func (o Options) Abstraction() []string {
 		"data: " + data,
 		"invocations: each may succeed, fail with each error its state's retry and catch rules name or with an undeclared one (" + UndeclaredError + "), " +
 			"time out (also heartbeat) when it has a timeout, with or without its effect having happened; a declared error has no effect; a completion may be delivered twice",
+		"callbacks: a callback (task token) may be answered like any invocation, or never: for a state with no timeout and no heartbeat " +
+			"nobody may ever answer it, and the execution waits for it forever (NoDeadlock); with either, the engine's timer ends the wait",
 		"compensations: " + comp,
 		"timers: backoff, wait and execution-timeout timers fire in any order relative to everything else (no clock)",
 		"engine: steps one event at a time per execution, makes the step's leading appends durable in one write, answers the step's questions at once, then performs the other commands one at a time in order",

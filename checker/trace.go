@@ -41,7 +41,9 @@ type TraceStep struct {
 // Move is a trace step as data: what happened, with the trace's
 // numbering of invocations and timers, and the answers the engine gave.
 type Move struct {
-	// Kind is start, perform, deliver, fire, answer, cancel or crash.
+	// Kind is start, perform, deliver, fire, answer, cancel, crash or
+	// unanswered (the world decides that nobody will ever answer the
+	// callback ID).
 	Kind string `json:"kind"`
 	// ID is the invocation or timer delivered, fired or performed.
 	ID uint32 `json:"id,omitempty"`
@@ -401,6 +403,9 @@ func describe(m *model.Machine, a *inst, name func(uint32) uint32) string {
 			flight := "queued"
 			if hasID(a.sent, t.Wait) {
 				flight = "in flight"
+			}
+			if hasID(a.silent, t.Wait) {
+				flight = "in flight, never answered"
 			}
 			parts = append(parts, fmt.Sprintf("%s: invocation #%d %s", what, name(t.Wait), flight))
 		case model.PhaseBackoff:

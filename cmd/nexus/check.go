@@ -49,15 +49,16 @@ func (e *env) checkCmd() *cobra.Command {
 nexus check explores every execution of the compiled workflow under a
 model of the world and of the engine: every outcome of every invocation
 (success, each declared error, an undeclared one, a timeout with or
-without effect), every answer a data-dependent question can get (each
-choice branch, map sizes 0..--map-size), timers firing in any order,
-duplicate deliveries, and an engine crash and restart between any two
-commands. It decides these invariants, each by a stable name:
+without effect), a callback (task token) nobody ever answers when its
+state has no timeout and no heartbeat, every answer a data-dependent
+question can get (each choice branch, map sizes 0..--map-size), timers
+firing in any order, duplicate deliveries, and an engine crash and
+restart between any two commands. It decides these invariants, each by a stable name:
 
   LoggedBeforeExecuted  every invocation and timer starts after its intent is durable
   MutationsCompensable  no execution fails after an irreversible mutation took effect
   CompensationComplete  a failed execution leaves no mutation that took effect undone
-  NoDeadlock            an execution that has not ended can always move
+  NoDeadlock            an execution that has not ended can always move (a cancellation does not count)
   NoDanglingState       every state is entered, every choice has a way out, every situation can end
   Termination           no loop that only failures, timers and the engine drive
   AtMostOnceEffect      at a function that honours idempotency keys, each step takes effect once
@@ -93,7 +94,7 @@ pass.`,
 	fl.IntVar(&f.mapSize, "map-size", checker.DefaultMapSize, "largest number of items a map state gets (every count from 0 is explored)")
 	fl.BoolVar(&f.noSymmetry, "no-symmetry", false, "turn off the symmetry reduction over identical executions")
 	fl.BoolVar(&f.dataErrors, "data-errors", false, "let decisions of states with data-dependent paths fail with their evaluation error")
-	fl.BoolVar(&f.cancel, "cancel", false, "let the world cancel a running execution at any point")
+	fl.BoolVar(&f.cancel, "cancel", false, "let the world cancel a running execution at any point (NoDeadlock does not count it as a move)")
 	fl.BoolVar(&f.compFailures, "compensation-failures", false, "let compensations fail for good (default: they fail only while retried)")
 	fl.Int64Var(&f.maxStates, "max-states", checker.DefaultMaxStates, "bound on the distinct states of one execution")
 	fl.Int64Var(&f.maxProduct, "max-product-states", checker.DefaultMaxProductStates, "bound on the states of all executions enumerated")

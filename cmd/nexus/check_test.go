@@ -232,3 +232,23 @@ func TestParseBytesAndSidecars(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckUnansweredCallback: a callback step with no timeout and no
+// heartbeat can wait forever; nexus check says so as NoDeadlock at the
+// step's line:col, also when the world may cancel (a cancellation is no
+// move of the execution's own), and its help lists the move.
+func TestCheckUnansweredCallback(t *testing.T) {
+	bug := "../../corpus/bugs/parallel-join-waits-forever.yaml"
+	for _, extra := range [][]string{nil, {"--cancel"}} {
+		code, stdout, stderr := nexus(t, append([]string{"check", bug}, extra...)...)
+		if code != exitFindings || !strings.Contains(stdout, "violation 1: NoDeadlock at "+bug+":17:13 (state ComplianceSignOff)") ||
+			!strings.Contains(stdout, `callback state "ComplianceSignOff" has no timeout or heartbeat: if nobody answers, the execution waits forever`) ||
+			!strings.Contains(stdout, "is never answered") || !strings.Contains(stdout, "  - callbacks: ") {
+			t.Errorf("%v: exit %d\n%s\n%s", extra, code, stdout, stderr)
+		}
+	}
+	_, stdout, _ := nexus(t, "check", "--help")
+	if !strings.Contains(stdout, "nobody ever answers") {
+		t.Errorf("help does not list the unanswered callback:\n%s", stdout)
+	}
+}
