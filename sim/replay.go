@@ -63,6 +63,10 @@ const (
 	MoveEngine
 	// MoveAnswer only answers questions.
 	MoveAnswer
+	// MoveUnanswered is the checker's world deciding that a callback is
+	// never answered: nothing happens, then or later, for that
+	// invocation.
+	MoveUnanswered
 )
 
 // Move is one move of a trace.
@@ -226,6 +230,8 @@ func readCheckerTrace(ft foundTrace) (*Trace, error) {
 			mv.Kind = MoveEngine
 		case strings.HasPrefix(text, "the engine answers"):
 			mv.Kind = MoveAnswer
+		case strings.Contains(text, "is never answered"):
+			mv.Kind = MoveUnanswered
 		default:
 			if m := reTimer.FindStringSubmatch(text); m != nil {
 				id, _ := strconv.ParseUint(m[1], 10, 32)
@@ -420,6 +426,9 @@ func Replay(m *model.Machine, p *Profile, tr *Trace, seed uint64, w io.Writer) (
 		switch mv.Kind {
 		case MoveEngine:
 			fmt.Fprintf(w, "%s %s (performed with the step before)\n", head, mv.Text)
+			continue
+		case MoveUnanswered:
+			fmt.Fprintf(w, "%s %s (nothing happens)\n", head, mv.Text)
 			continue
 		case MoveCrash:
 			fmt.Fprintf(w, "%s %s\n", head, mv.Text)

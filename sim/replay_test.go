@@ -151,3 +151,34 @@ func FuzzReadTrace(f *testing.F) {
 		_, _ = Replay(m, nil, tr, 1, &bytes.Buffer{})
 	})
 }
+
+// TestReplayUnansweredCallback replays a NoDeadlock trace: the checker's
+// world leaves a callback unanswered, and the replayed execution ends the
+// trace still running, waiting at the join.
+func TestReplayUnansweredCallback(t *testing.T) {
+	// testdata/check-parallel-join-waits-forever.json is nexus check -o
+	// json --instances 1 on testdata/parallel-join-waits-forever.yaml.
+	m := loadMachine(t, "testdata/parallel-join-waits-forever.yaml")
+	src, err := os.ReadFile("testdata/check-parallel-join-waits-forever.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := ReadTrace(src, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(tr.Violation, "NoDeadlock") {
+		t.Errorf("violation %q", tr.Violation)
+	}
+	var out bytes.Buffer
+	res, err := Replay(m, nil, tr, 1, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Final[1] != model.Running || len(res.Mismatch) != 0 || res.Rejected != 0 {
+		t.Errorf("final %v, mismatches %v, rejected %d\n%s", res.Final, res.Mismatch, res.Rejected, out.String())
+	}
+	if !strings.Contains(out.String(), "is never answered") || !strings.Contains(out.String(), "(nothing happens)") {
+		t.Errorf("replay output lacks the unanswered callback:\n%s", out.String())
+	}
+}
