@@ -138,7 +138,7 @@ func Check(ctx context.Context, m *model.Machine, opts Options) (*Report, error)
 			if !ok || !okFull {
 				r.Product.States, r.Product.StatesNoSymmetry = -1, -1
 			}
-			r.Product.Stop = fmt.Sprintf("not enumerated: more than max-product-states (%d); counted by the closed form", opts.MaxProductStates)
+			r.Product.Stop = fmt.Sprintf("not enumerated: more than max-product-states (%d)", opts.MaxProductStates)
 		}
 	}
 	r.Elapsed = time.Since(start)

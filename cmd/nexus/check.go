@@ -97,7 +97,7 @@ pass.`,
 	fl.BoolVar(&f.cancel, "cancel", false, "let the world cancel a running execution at any point (NoDeadlock does not count it as a move)")
 	fl.BoolVar(&f.compFailures, "compensation-failures", false, "let compensations fail for good (default: they fail only while retried)")
 	fl.Int64Var(&f.maxStates, "max-states", checker.DefaultMaxStates, "bound on the distinct states of one execution")
-	fl.Int64Var(&f.maxProduct, "max-product-states", checker.DefaultMaxProductStates, "bound on the states of all executions enumerated")
+	fl.Int64Var(&f.maxProduct, "max-product-states", checker.DefaultMaxProductStates, "bound on the states of all executions enumerated; beyond it they are counted in closed form (verdicts do not depend on it)")
 	fl.DurationVar(&f.timeout, "timeout", 10*time.Minute, "bound on the time of the check of each file (0: none)")
 	fl.StringVar(&f.maxMemory, "max-memory", "4GiB", "bound on the heap (e.g. 512MiB, 8GiB; 0: none)")
 	fl.IntVar(&f.workers, "workers", 0, "goroutines exploring (default: all cores)")
