@@ -57,7 +57,8 @@ func main() {
 		sizes     = flag.String("sizes", "", "sizes to run: K,S,R triples separated by spaces or semicolons")
 		pick      = flag.Bool("pick", false, "list the sizes closest to 1e5, 1e6 and 1e7 states and exit")
 		fanout    = flag.Bool("fanout", false, "time nexus check (default options) on the 50-state fan-out workflow")
-		workers   = flag.Int("workers", 0, "nexus check --workers (0: all cores)")
+		workers   = flag.String("workers", "1,2", "nexus check --workers: one run series per count, comma-separated (0: all cores)")
+		runs      = flag.Int("runs", 3, "runs of nexus check per size and worker count; the table shows the median")
 		outDir    = flag.String("o", "", "directory for generated files and logs (default: a temporary one)")
 		timeout   = flag.Duration("timeout", 2*time.Hour, "bound on each tool's run")
 		jsonOut   = flag.Bool("json", false, "print the results as JSON instead of a table")
@@ -65,7 +66,7 @@ func main() {
 	)
 	flag.Parse()
 	if err := run(config{nexus: *nexusBin, tlc: *tlcJar, tlcWorkers: *tlcWork, tlcHeap: *tlcHeap, peers: *peers,
-		noSpin: *noSpin, spinMem: *spinMem, sizes: *sizes, pick: *pick, fanout: *fanout, workers: *workers, out: *outDir,
+		noSpin: *noSpin, spinMem: *spinMem, sizes: *sizes, pick: *pick, fanout: *fanout, workers: *workers, runs: *runs, out: *outDir,
 		timeout: *timeout, json: *jsonOut, writeOnly: *writeOnly}); err != nil {
 		fmt.Fprintln(os.Stderr, "benchmarks/checker:", err)
 		os.Exit(1)
@@ -74,7 +75,8 @@ func main() {
 
 type config struct {
 	nexus, tlc, tlcHeap, peers, sizes, out string
-	tlcWorkers, workers, spinMem           int
+	workers                                string
+	tlcWorkers, runs, spinMem              int
 	noSpin, pick, fanout, json, writeOnly  bool
 	timeout                                time.Duration
 }
@@ -120,14 +122,18 @@ type Run struct {
 	// it does not say. RSSPerState is the peak resident memory per state.
 	BytesPerState float64 `json:"bytes_per_state,omitempty"`
 	RSSPerState   float64 `json:"rss_per_state"`
-	Detail        string  `json:"detail,omitempty"`
-	Err           string  `json:"error,omitempty"`
+	// ProductStatesPerSec (nexus only) is the rate of the K-execution
+	// enumeration alone, as nexus check reports it.
+	ProductStatesPerSec float64 `json:"product_states_per_sec,omitempty"`
+	Detail              string  `json:"detail,omitempty"`
+	Err                 string  `json:"error,omitempty"`
 }
 
-// Row is one size with the runs of every tool.
+// Row is one size with the runs of every tool: Nexus holds one run per
+// worker count (each the median of -runs runs).
 type Row struct {
 	Size  Size  `json:"size"`
-	Nexus Run   `json:"nexus"`
+	Nexus []Run `json:"nexus"`
 	TLC   *Run  `json:"tlc,omitempty"`
 	Spin  *Run  `json:"spin,omitempty"`
 	Equal *bool `json:"tlc_equals_nexus,omitempty"`
@@ -154,6 +160,15 @@ func run(c config) error {
 	if err != nil {
 		return err
 	}
+	var ws []int
+	for _, f := range strings.Split(c.workers, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 0 {
+			return fmt.Errorf("-workers %q: want counts like 1,2", c.workers)
+		}
+		ws = append(ws, n)
+	}
+	c.runs = max(1, c.runs)
 	if c.writeOnly {
 		for _, s := range ss {
 			if _, err := writeChain(c.out, s); err != nil {
@@ -188,11 +203,13 @@ func run(c config) error {
 		if err != nil {
 			return err
 		}
-		row.Nexus = runNexus(c, s, file)
+		for _, wk := range ws {
+			row.Nexus = append(row.Nexus, medianNexus(c, s, file, wk))
+		}
 		if c.tlc != "" {
-			r := runTLC(c, s, file, row.Nexus.States)
+			r := runTLC(c, s, file, row.Nexus[0].States)
 			row.TLC = &r
-			eq := r.Err == "" && row.Nexus.Err == "" && r.States == row.Nexus.States
+			eq := r.Err == "" && row.Nexus[0].Err == "" && r.States == row.Nexus[0].States
 			row.Equal = &eq
 		}
 		if spin {
@@ -301,12 +318,27 @@ type nexusReport []struct {
 	} `json:"report"`
 }
 
-func runNexus(c config, s Size, file string) Run {
-	r := Run{Tool: "nexus check", Model: "nexus"}
+// medianNexus runs nexus check c.runs times with the given workers and
+// returns the run of median wall time (its figures are that run's).
+func medianNexus(c config, s Size, file string, workers int) Run {
+	var rs []Run
+	for range c.runs {
+		rs = append(rs, runNexus(c, s, file, workers))
+	}
+	sort.SliceStable(rs, func(i, j int) bool { return rs[i].WallS < rs[j].WallS })
+	m := rs[len(rs)/2]
+	if len(rs) > 1 {
+		m.Detail += fmt.Sprintf("; median of %d runs (wall %.2f–%.2fs)", len(rs), rs[0].WallS, rs[len(rs)-1].WallS)
+	}
+	return m
+}
+
+func runNexus(c config, s Size, file string, workers int) Run {
+	r := Run{Tool: fmt.Sprintf("nexus check (%d workers)", workers), Model: "nexus"}
 	args := []string{"check", file, "--instances", fmt.Sprint(s.K), "--no-symmetry", "-o", "json",
 		"--max-product-states", "2000000000", "--max-memory", "0", "--timeout", "0"}
-	if c.workers > 0 {
-		args = append(args, "--workers", fmt.Sprint(c.workers))
+	if workers > 0 {
+		args = append(args, "--workers", fmt.Sprint(workers))
 	}
 	res := child(c.out, c.timeout, c.nexus, args...)
 	r.WallS, r.PeakRSS = res.wall.Seconds(), res.maxRSS
@@ -318,6 +350,7 @@ func runNexus(c config, s Size, file string) Run {
 	p := rep[0].Report.Product
 	r.States = p.StatesNoSymmetry
 	r.BytesPerState = p.BytesPerState
+	r.ProductStatesPerSec = p.StatesPerSec
 	r.Detail = fmt.Sprintf("one execution %d states in %.2fs; product %s in %.2fs (%.0f states/s, %d workers)",
 		rep[0].Report.Execution.States, float64(rep[0].Report.Execution.ElapsedNS)/1e9,
 		map[bool]string{true: "enumerated", false: "by closed form"}[p.Enumerated],
@@ -379,6 +412,7 @@ func haveSpin(peers string) bool {
 var (
 	spinStored = regexp.MustCompile(`(\d+) states, stored`)
 	spinMemory = regexp.MustCompile(`([\d.]+)\s+equivalent memory usage for states`)
+	spinSearch = regexp.MustCompile(`pan: elapsed time ([\d.e+]+) seconds`)
 )
 
 // runSpin runs the peers' run_spin.sh on their Promela model, without
@@ -413,7 +447,8 @@ func runSpin(c config, s Size) Run {
 		return r
 	}
 	r.WallS, r.PeakRSS = res.wall.Seconds(), res.maxRSS
-	if bytes.Contains(log, []byte("MEMLIM")) || bytes.Contains(log, []byte("out of memory")) {
+	// (The log's first line echoes the gcc flags, -DMEMLIM included.)
+	if bytes.Contains(log, []byte("reached -DMEMLIM")) || bytes.Contains(log, []byte("out of memory")) {
 		r.Err = fmt.Sprintf("incomplete: Spin reached its memory bound (%d MiB)", c.spinMem)
 	}
 	if m := spinStored.FindSubmatch(log); m != nil {
@@ -426,7 +461,13 @@ func runSpin(c config, s Size) Run {
 		mb, _ := strconv.ParseFloat(string(m[1]), 64)
 		r.BytesPerState = mb * (1 << 20) / float64(r.States)
 	}
-	r.Detail = "compile + search (run_spin.sh noreduce); states of the peers' model, not of the nexus one"
+	r.Detail = "wall is compile + search (run_spin.sh noreduce); states of the peers' model (shared log), not of the nexus one"
+	if m := spinSearch.FindSubmatch(log); m != nil {
+		sec, _ := strconv.ParseFloat(string(m[1]), 64)
+		if sec > 0 {
+			r.Detail += fmt.Sprintf("; search alone %.2fs, %.0f states/s", sec, float64(r.States)/sec)
+		}
+	}
 	r.finish()
 	return r
 }
@@ -442,12 +483,23 @@ func (r *Run) finish() {
 
 func printTable(w *os.File, rows []Row) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "K,S,R\tnexus states\tnexus s\tnexus states/s\tnexus B/state\tnexus RSS/state\t"+
+	head := "K,S,R\tnexus states\t"
+	if len(rows) > 0 {
+		for _, n := range rows[0].Nexus {
+			w := strings.TrimSuffix(strings.TrimPrefix(n.Tool, "nexus check ("), ")")
+			head += fmt.Sprintf("nexus s (%s)\tstates/s (%s)\t", w, w)
+		}
+	}
+	fmt.Fprintln(tw, head+"nexus B/state\tnexus RSS/state\t"+
 		"TLC states\tTLC s\tTLC states/s\tTLC RSS/state\tequal\tnexus÷TLC\t"+
 		"Spin states (peers)\tSpin s\tSpin states/s\tSpin B/state\tnexus÷Spin\t")
 	for _, r := range rows {
-		n := r.Nexus
-		cells := []string{r.Size.String(), count(n.States), secs(n.WallS), rate(n.StatesPerSec), bytesPer(n.BytesPerState), bytesPer(n.RSSPerState)}
+		n := r.Nexus[len(r.Nexus)-1] // the ratios use the last worker count
+		cells := []string{r.Size.String(), count(r.Nexus[0].States)}
+		for _, m := range r.Nexus {
+			cells = append(cells, secs(m.WallS), rate(m.StatesPerSec))
+		}
+		cells = append(cells, bytesPer(n.BytesPerState), bytesPer(n.RSSPerState))
 		if t := r.TLC; t != nil {
 			cells = append(cells, count(t.States), secs(t.WallS), rate(t.StatesPerSec), bytesPer(t.RSSPerState),
 				fmt.Sprint(*r.Equal), ratio(n.StatesPerSec, t.StatesPerSec))
@@ -464,7 +516,11 @@ func printTable(w *os.File, rows []Row) {
 	}
 	_ = tw.Flush()
 	for _, r := range rows {
-		for _, run := range []*Run{&r.Nexus, r.TLC, r.Spin} {
+		runs := []*Run{r.TLC, r.Spin}
+		for i := range r.Nexus {
+			runs = append(runs, &r.Nexus[i])
+		}
+		for _, run := range runs {
 			if run == nil {
 				continue
 			}
@@ -602,23 +658,41 @@ func compile(src string) (*model.Machine, error) {
 
 // timeFanout times `nexus check` with its default options on Fanout.
 func timeFanout(c config, w *os.File) error {
+	for _, wk := range strings.Split(c.workers, ",") {
+		n, _ := strconv.Atoi(strings.TrimSpace(wk))
+		var walls []float64
+		for range max(1, c.runs) {
+			wall, err := timeFanoutOnce(c, w, n)
+			if err != nil {
+				return err
+			}
+			walls = append(walls, wall)
+		}
+		sort.Float64s(walls)
+		fmt.Fprintf(w, "fan-out, --workers %d: median %.2fs wall over %d runs (%.2f–%.2fs)\n", n, walls[len(walls)/2], len(walls),
+			walls[0], walls[len(walls)-1])
+	}
+	return nil
+}
+
+func timeFanoutOnce(c config, w *os.File, workers int) (float64, error) {
 	file := filepath.Join(c.out, "fanout-50.yaml")
 	if err := os.WriteFile(file, []byte(Fanout()), 0o644); err != nil {
-		return err
+		return 0, err
 	}
 	args := []string{"check", file, "-o", "json"}
-	if c.workers > 0 {
-		args = append(args, "--workers", fmt.Sprint(c.workers))
+	if workers > 0 {
+		args = append(args, "--workers", fmt.Sprint(workers))
 	}
 	res := child(c.out, c.timeout, c.nexus, args...)
 	var rep nexusReport
 	if err := json.Unmarshal(res.stdout, &rep); err != nil || len(rep) != 1 || rep[0].Report == nil {
-		return fmt.Errorf("nexus check on the fan-out workflow: %v %s", res.err, firstLine(res.stderr))
+		return 0, fmt.Errorf("nexus check on the fan-out workflow: %v %s", res.err, firstLine(res.stderr))
 	}
 	p := rep[0].Report.Product
 	fmt.Fprintf(w, "fan-out (50 states, 3 parallel branches, a map of 3; nexus check defaults: 2 instances, symmetry): "+
 		"%.2fs wall, %s, one execution %d states, %d instances %d states (%s), peak RSS %.0f MiB\n",
 		res.wall.Seconds(), rep[0].Verdict, rep[0].Report.Execution.States, 2, p.States,
 		map[bool]string{true: "enumerated", false: "closed form"}[p.Enumerated], float64(res.maxRSS)/(1<<20))
-	return nil
+	return res.wall.Seconds(), nil
 }
