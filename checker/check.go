@@ -217,9 +217,9 @@ func (g *Graph) applicability() []string {
 	for i := range g.m.States {
 		si := &g.info[i]
 		sp := &g.m.States[i]
-		mutates = mutates || si.mutating
+		mutates = mutates || si.Mutating
 		compensates = compensates || sp.Compensate != model.No || sp.OnFailure != model.No
-		honours = honours || si.honours
+		honours = honours || si.Honours
 	}
 	if !mutates {
 		out[MutationsCompensable] = "no state declares mutates: true"
@@ -473,7 +473,7 @@ func (g *Graph) witnesses() []Witness {
 		catches = catches || len(sp.Catch) > 0
 		compensates = compensates || sp.Compensate != model.No || sp.OnFailure != model.No
 		canFail = canFail || sp.Kind == model.KindTask || sp.Kind == model.KindWorkflow || sp.Kind == model.KindFail ||
-			(sp.Kind == model.KindChoice && sp.Default == model.No) || (g.opts.DataErrors && (g.info[i].dataIn || g.info[i].dataOut))
+			(sp.Kind == model.KindChoice && sp.Default == model.No) || (g.opts.DataErrors && (g.info[i].DataIn || g.info[i].DataOut))
 	}
 	byState := func(name, desc string, bit uint32) Witness {
 		w := Witness{Name: name, Description: desc}

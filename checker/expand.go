@@ -163,7 +163,7 @@ var (
 // expander computes the successors of execution states.
 type expander struct {
 	m       *model.Machine
-	info    []stateInfo
+	info    []model.World
 	opts    Options
 	verbose bool
 	// idName maps an id of the state being expanded (or a new one) to the
@@ -198,7 +198,7 @@ type expander struct {
 }
 
 func newExpander(m *model.Machine, opts Options) *expander {
-	return &expander{m: m, info: buildInfo(m), opts: opts, entered: make([]bool, len(m.States))}
+	return &expander{m: m, info: m.Worlds(), opts: opts, entered: make([]bool, len(m.States))}
 }
 
 func (x *expander) get() *work {
@@ -300,7 +300,7 @@ func (x *expander) expand(cur *inst) int {
 		case model.PhaseRun:
 			if hasID(cur.sent, t.Wait) && !hasID(cur.silent, t.Wait) {
 				moves += x.deliveries(cur, t)
-				if !t.Comp && x.info[t.State].unanswerable() {
+				if !t.Comp && x.info[t.State].Unanswerable() {
 					moves += x.silence(cur, t)
 				}
 			}
@@ -332,11 +332,11 @@ func (x *expander) deliveries(cur *inst, t *model.Thread) int {
 	mv := base
 	mv.outcome, mv.effect = outSuccess, true
 	n += count(x.stepMove(cur, mv, model.Event{Kind: model.EvSucceeded, ID: t.Wait}))
-	errs := si.errs
+	errs := si.Errs
 	if t.Comp {
-		errs = si.compErrs
+		errs = si.CompErrs
 		if t.OnFail {
-			errs = si.onFailErrs
+			errs = si.OnFailErrs
 		}
 	}
 	for _, e := range errs {
@@ -346,13 +346,13 @@ func (x *expander) deliveries(cur *inst, t *model.Thread) int {
 	}
 	if !t.Comp {
 		for _, k := range []model.EventKind{model.EvTimedOut, model.EvHeartbeatTimeout} {
-			if (k == model.EvTimedOut && !si.timeout) || (k == model.EvHeartbeatTimeout && !si.heartbeat) {
+			if (k == model.EvTimedOut && !si.Timeout) || (k == model.EvHeartbeatTimeout && !si.Heartbeat) {
 				continue
 			}
 			mv := base
 			mv.outcome = outTimeout
 			n += count(x.stepMove(cur, mv, model.Event{Kind: k, ID: t.Wait}))
-			if si.tracked() {
+			if si.Tracked() {
 				mv.effect = true
 				n += count(x.stepMove(cur, mv, model.Event{Kind: k, ID: t.Wait}))
 			}
@@ -646,11 +646,11 @@ func (x *expander) answers(d model.Command) []answer {
 	si := &x.info[d.State]
 	base := model.Event{Kind: model.EvDecided, Thread: d.Thread, Decide: d.Decide}
 	var as []answer
-	dataErr := func(ok bool, what string) {
+	dataErr := func(ok bool, what, cause string) {
 		if ok && x.opts.DataErrors {
 			e := base
-			e.Err, e.Cause = si.dataErr, "the "+what+" of state "+sp.Name+" cannot be evaluated"
-			as = append(as, answer{ev: e, what: what + " fails with " + si.dataErr})
+			e.Err, e.Cause = si.DataErr, cause
+			as = append(as, answer{ev: e, what: what + " fails with " + si.DataErr})
 		}
 	}
 	switch d.Decide {
@@ -667,10 +667,10 @@ func (x *expander) answers(d model.Command) []answer {
 		default:
 			as = append(as, answer{ev: base, what: "input ready"})
 		}
-		dataErr(si.dataIn, "input")
+		dataErr(si.DataIn, "input", si.InCause)
 	case model.DecideOutput:
 		as = append(as, answer{ev: base, what: "output ready"})
-		dataErr(si.dataOut, "output")
+		dataErr(si.DataOut, "output", si.OutCause)
 	case model.DecideChoice:
 		for k := range sp.Choices {
 			e := base
@@ -691,8 +691,8 @@ func (x *expander) answers(d model.Command) []answer {
 		as = append(as, answer{ev: base, what: fmt.Sprintf("catcher %d takes %s", d.Catcher+1, d.Err)})
 	case model.DecideFail:
 		e := base
-		e.Err, e.ErrNull = si.failErr, si.failNull
-		as = append(as, answer{ev: e, what: "fails with " + errText(si.failErr, si.failNull)})
+		e.Err, e.ErrNull = si.FailErr, si.FailNull
+		as = append(as, answer{ev: e, what: "fails with " + errText(si.FailErr, si.FailNull)})
 	case model.DecideJitter:
 		e := base
 		e.Delay = d.Delay
@@ -888,12 +888,12 @@ func (x *expander) delivered(w *work) {
 	w.in.eff = removeID(w.in.eff, t.ID)
 	name := stateName(x.m, t.State)
 	effectNow := mv.effect && mv.outcome != outError
-	if effectNow && hadEff && si.honours && si.perAttempt {
+	if effectNow && hadEff && si.Honours && si.PerAttempt {
 		x.violate(w, AtMostOnceEffect, t.State, "step %q took effect twice: an earlier attempt timed out after taking effect, and attempt %d "+
 			"took effect too, under a new idempotency key (the state names no idempotency: key, so each attempt gets its own)", name, t.Attempt)
 	}
 	if mv.outcome == outSuccess {
-		if si.irreversible && w.in.pivot == 0 {
+		if si.Irreversible && w.in.pivot == 0 {
 			w.in.pivot = t.State + 1
 		}
 		return
@@ -901,18 +901,18 @@ func (x *expander) delivered(w *work) {
 	pt := w.in.exec.Thread(t.ID)
 	retried := pt != nil && pt.State == t.State && !pt.Comp && sumRetries(pt) > sumRetries(t)
 	if retried {
-		if (hadEff || effectNow) && si.tracked() {
+		if (hadEff || effectNow) && si.Tracked() {
 			w.in.eff = addID(w.in.eff, t.ID)
 		}
 		return
 	}
-	if (hadEff || effectNow) && si.mutating {
+	if (hadEff || effectNow) && si.Mutating {
 		switch {
-		case si.irreversible:
+		case si.Irreversible:
 			if w.in.pivot == 0 {
 				w.in.pivot = t.State + 1
 			}
-		case pt == nil && si.handler:
+		case pt == nil && si.Handler:
 			// Failed for good: its on-failure handler cleans up.
 		case uncertainRecorded(&w.in.exec, t.State):
 			// The kernel keeps the uncertain effect on its compensation
@@ -932,7 +932,7 @@ func (x *expander) branchAbandoned(w *work, i int) {
 	for ; i < len(x.abandon); i++ {
 		a := x.abandon[i]
 		si := &x.info[a.state]
-		if !si.tracked() {
+		if !si.Tracked() {
 			continue
 		}
 		if a.request {
@@ -953,13 +953,13 @@ func (x *expander) resolveAbandoned(w *work, a abandoned, effect bool) {
 		if x.verbose {
 			w.move.AbandonedTookEffect = append(w.move.AbandonedTookEffect, name)
 		}
-		if a.eff && si.honours && si.perAttempt {
+		if a.eff && si.Honours && si.PerAttempt {
 			x.violate(w, AtMostOnceEffect, a.state, "step %q took effect twice: an attempt timed out after taking effect, and the next one, "+
 				"abandoned in flight, took effect under a new idempotency key", name)
 		}
 	}
-	if (a.eff || effect) && si.mutating {
-		if si.irreversible {
+	if (a.eff || effect) && si.Mutating {
+		if si.Irreversible {
 			if w.in.pivot == 0 {
 				w.in.pivot = a.state + 1
 			}

@@ -39,7 +39,7 @@ func stateViolationBit(v Invariant) uint32 { return sViolation << v }
 type Graph struct {
 	m     *model.Machine
 	opts  Options
-	info  []stateInfo
+	info  []model.World
 	enc   encStore
 	set   *idSet
 	extra map[string]int32 // states whose hash collided with another's

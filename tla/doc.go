@@ -17,7 +17,8 @@
 //     declarations (compensation, on-failure handler); the start of each
 //     graph; and THE WORLD, what the checker's abstraction lets the world
 //     do at each state (the errors an invocation may fail with, whether it
-//     can time out, whether a decision can fail on data) and what an
+//     can time out, whether it is a callback nobody may ever answer,
+//     whether a decision can fail on data) and what an
 //     effect means to the invariants (mutating, irreversible, honouring
 //     idempotency keys). Only these change from one workflow to another.
 //   - THE KERNEL: model.Machine.Step written once as TLA+ operators over
@@ -38,8 +39,12 @@
 //     (checker/expand.go) as TLA+ actions (driver.tla.part): an execution
 //     at rest moves by one event stepped and the closure of its questions
 //     (every answer a branch: Closure is the checker's answerAll), by one
-//     queued effect performed (Perform), or by a crash and restart
-//     (Crash, through PendingEffects); Finish resolves abandoned
+//     queued effect performed (Perform), by a crash and restart
+//     (Crash, through PendingEffects), or by the world's decision that
+//     nobody will ever answer a callback with no timeout and no heartbeat
+//     (UnansweredNext: its invocation joins silent, the set of invocations
+//     no completion is delivered for, and the execution may deadlock, as
+//     NoDeadlock reports); Finish resolves abandoned
 //     invocations and effects as the checker's finish does, and Canon
 //     renumbers identifiers as model.Execution.Renumber does. The K
 //     executions share nothing, so TLC explores n^K states for an
@@ -60,7 +65,8 @@
 //
 // then java -cp tla2tools.jar tlc2.TLC -config Name.cfg Name.tla. The
 // command `nexus tla FILE -o DIR` does this, with n computed by the
-// checker. Package tla imports model only: the checker's per-state view
-// of the world is restated here (world.go), and the equal counts are
-// what keeps the two in step.
+// checker. Package tla imports model only: the per-state view of the
+// world is model.Machine.Worlds, the code the checker uses too; the
+// kernel and the driver are restated in TLA+, and the equal counts are
+// what keeps them in step with model/step.go and checker/expand.go.
 package tla

@@ -335,29 +335,31 @@ func writeTables(b *strings.Builder, m *model.Machine) {
 	b.WriteString("S(i) == States[i + 1]\n\n")
 
 	b.WriteString("(***************************************************************************)\n")
-	comment(b, "THE WORLD at each state, as `nexus check` abstracts it (checker "+
-		"buildInfo): the errors an invocation, its compensation and its on-failure "+
+	comment(b, "THE WORLD at each state, as `nexus check` abstracts it (model.Machine."+
+		"Worlds): the errors an invocation, its compensation and its on-failure "+
 		"handler may fail with (those the rules name, then "+UndeclaredError+"); "+
-		"whether it can time out; whether a decision about its input or output "+
+		"whether it can time out; whether it is a callback (completed later "+
+		"through a task token: with no timeout and no heartbeat, nobody may ever "+
+		"answer it); whether a decision about its input or output "+
 		"reads data and can fail (with dataErr); the error of a fail state; and what "+
 		"its effects mean: mutating, irreversible (mutating without compensation), "+
 		"handler (an on-failure handler cleans up), honours (the function honours "+
 		"idempotency keys), perAttempt (the key changes with every attempt).")
 	b.WriteString("(***************************************************************************)\n")
 	b.WriteString("World == <<\n")
-	ws := buildWorld(m)
+	ws := m.Worlds()
 	for i, w := range ws {
 		sep := ","
 		if i == len(ws)-1 {
 			sep = ""
 		}
 		fmt.Fprintf(b, "  \\* %d: %s\n", i, safeComment(m.States[i].Name))
-		fmt.Fprintf(b, "  [errs |-> %s, compErrs |-> %s, onFailErrs |-> %s,\n", strSet(w.errs), strSet(w.compErrs), strSet(w.onFailErrs))
-		fmt.Fprintf(b, "   timeout |-> %s, heartbeat |-> %s, dataIn |-> %s, dataOut |-> %s, dataErr |-> %s,\n",
-			boolean(w.timeout), boolean(w.heartbeat), boolean(w.dataIn), boolean(w.dataOut), str(w.dataErr))
-		fmt.Fprintf(b, "   inCause |-> %s,\n   outCause |-> %s,\n", str(w.inCause), str(w.outCause))
+		fmt.Fprintf(b, "  [errs |-> %s, compErrs |-> %s, onFailErrs |-> %s,\n", strSet(w.Errs), strSet(w.CompErrs), strSet(w.OnFailErrs))
+		fmt.Fprintf(b, "   timeout |-> %s, heartbeat |-> %s, callback |-> %s, dataIn |-> %s, dataOut |-> %s, dataErr |-> %s,\n",
+			boolean(w.Timeout), boolean(w.Heartbeat), boolean(w.Callback), boolean(w.DataIn), boolean(w.DataOut), str(w.DataErr))
+		fmt.Fprintf(b, "   inCause |-> %s,\n   outCause |-> %s,\n", str(w.InCause), str(w.OutCause))
 		fmt.Fprintf(b, "   failErr |-> %s, mutating |-> %s, irreversible |-> %s, handler |-> %s, honours |-> %s, perAttempt |-> %s]%s\n",
-			str(w.failErr), boolean(w.mutating), boolean(w.irreversible), boolean(w.handler), boolean(w.honours), boolean(w.perAttempt), sep)
+			str(w.FailErr), boolean(w.Mutating), boolean(w.Irreversible), boolean(w.Handler), boolean(w.Honours), boolean(w.PerAttempt), sep)
 	}
 	b.WriteString(">>\n\n")
 }

@@ -102,6 +102,47 @@ func TestExportHasInvariantsAndTables(t *testing.T) {
 	}
 }
 
+// TestCallbackWorld checks that the World table marks exactly the
+// callback states, and that a callback with no timeout or heartbeat (the
+// seeded bug parallel-join-waits-forever) is one the world may leave
+// unanswered: the driver has the move and NoDeadlock does not count it.
+func TestCallbackWorld(t *testing.T) {
+	seeded := false
+	for f, m := range machines(t) {
+		mod, err := Export(m, Options{})
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		text := string(mod.TLA)
+		n, unanswerable := 0, 0
+		for _, w := range m.Worlds() {
+			if w.Callback {
+				n++
+			}
+			if w.Unanswerable() {
+				unanswerable++
+			}
+		}
+		if got := strings.Count(text, "callback |-> TRUE"); got != n {
+			t.Errorf("%s: %d states marked callback, want %d", f, got, n)
+		}
+		if strings.HasSuffix(f, "parallel-join-waits-forever.yaml") {
+			seeded = true
+			if unanswerable == 0 {
+				t.Errorf("%s: no callback without a timeout or heartbeat", f)
+			}
+		}
+		for _, def := range []string{"UnansweredNext(i) ==", "\\cup UnansweredNext(i)", "t.wait \\in sent[i] \\ silent[i]"} {
+			if !strings.Contains(text, def) {
+				t.Errorf("%s: no %q", f, def)
+			}
+		}
+	}
+	if !seeded {
+		t.Error("corpus/bugs/parallel-join-waits-forever.yaml was not exported")
+	}
+}
+
 // TestExportOptions checks that the bounds land in the configuration.
 func TestExportOptions(t *testing.T) {
 	m := model.MustCompile("version: \"1.0\"\nname: opts\nstates:\n- {name: A, action: a, end: true}\n")

@@ -210,8 +210,9 @@ func checkerViolations(t *testing.T, m *model.Machine, opts checker.Options) []s
 	return out
 }
 
-// bugHeader reads a corpus/bugs file's "# expect:" and "# fault:" lines.
-func bugHeader(t *testing.T, file string) (expect string, fault bool) {
+// bugHeader reads a corpus/bugs file's "# expect:", "# fault:" and
+// "# check:" lines (the last: the options the bug needs, as flags).
+func bugHeader(t *testing.T, file string) (expect string, fault bool, flags []string) {
 	t.Helper()
 	f, err := os.Open(file)
 	if err != nil {
@@ -230,8 +231,13 @@ func bugHeader(t *testing.T, file string) (expect string, fault bool) {
 		if strings.HasPrefix(line, "# fault: invoke-before-intent") {
 			fault = true
 		}
+		if v, ok := strings.CutPrefix(line, "# check:"); ok {
+			for _, o := range strings.Fields(v) {
+				flags = append(flags, "--"+o)
+			}
+		}
 	}
-	return expect, fault
+	return expect, fault, flags
 }
 
 // TestTLCAgreesWithChecker runs TLC on the export of every example, of
@@ -290,7 +296,9 @@ func TestTLCAgreesWithChecker(t *testing.T) {
 			}
 			expect, fault := "", false
 			if c.bug {
-				expect, fault = bugHeader(t, c.file)
+				var check []string
+				expect, fault, check = bugHeader(t, c.file)
+				flags = append(slices.Clip(flags), check...)
 				if fault {
 					flags = append(flags, "--fault-invoke-before-intent")
 				}
