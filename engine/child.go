@@ -33,8 +33,11 @@ const ChildScheme = "workflow:"
 type Children struct {
 	Engine *Engine
 	// Lookup returns the workflow a binding names (the text after the
-	// scheme).
-	Lookup func(name string) (*Workflow, error)
+	// scheme) for a child of execution parent. Check calls it with no
+	// parent, to check a binding before anything runs; it may then
+	// return a nil workflow and no error to accept a name it can only
+	// resolve for a given parent (a server resolves names per namespace).
+	Lookup func(parent, name string) (*Workflow, error)
 	// Next calls every other binding.
 	Next Invokers
 }
@@ -46,7 +49,7 @@ func (c *Children) Check(uri string) error {
 	if !ok {
 		return c.Next.Check(uri)
 	}
-	if _, err := c.Lookup(name); err != nil {
+	if _, err := c.Lookup("", name); err != nil {
 		return fmt.Errorf("sub-workflow %s: %w", name, err)
 	}
 	return nil
@@ -67,7 +70,10 @@ func (c *Children) Invoke(ctx context.Context, req invoke.Request) (invoke.Respo
 	if c.Engine == nil {
 		return invoke.Response{}, errors.New("sub-workflow: Children.Engine is not set")
 	}
-	wf, err := c.Lookup(name)
+	wf, err := c.Lookup(req.Execution, name)
+	if err == nil && wf == nil {
+		err = errors.New("no such workflow")
+	}
 	if err != nil {
 		return invoke.Response{}, fmt.Errorf("sub-workflow %s: %w", name, err)
 	}

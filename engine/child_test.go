@@ -50,7 +50,7 @@ states:
 // openChildren is a harness whose engine runs sub-workflows by name.
 func openChildren(t *testing.T, wfs map[string]*Workflow) (*harness, *Children) {
 	t.Helper()
-	c := &Children{Next: &invoke.Registry{}, Lookup: func(name string) (*Workflow, error) {
+	c := &Children{Next: &invoke.Registry{}, Lookup: func(_, name string) (*Workflow, error) {
 		if wf := wfs[name]; wf != nil {
 			return wf, nil
 		}

@@ -183,7 +183,31 @@ func (s *Server) checkURI(uri string) error {
 		}
 		return fmt.Errorf("binding %q: the builtins are builtin:echo and builtin:fail?error=NAME&cause=TEXT", uri)
 	}
+	if name, ok := strings.CutPrefix(uri, engine.ChildScheme); ok {
+		return checkName("sub-workflow", name)
+	}
 	return s.opts.Invokers.Check(uri)
+}
+
+// subWorkflow resolves a workflow:NAME binding for a child of execution
+// parent: the latest version of NAME in the parent's namespace. Without a
+// parent (a binding checked at deploy) any well-formed name is accepted:
+// the workflow may be deployed later, and a step that finds none fails.
+func (s *Server) subWorkflow(parent, name string) (*engine.Workflow, error) {
+	if parent == "" {
+		return nil, checkName("sub-workflow", name)
+	}
+	ns, _, ok := strings.Cut(parent, "/")
+	if !ok {
+		return nil, fmt.Errorf("execution %s belongs to no namespace", parent)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	l, err := s.load(ctx, ns, name, 0)
+	if err != nil {
+		return nil, err
+	}
+	return l.wf, nil
 }
 
 // DeployWorkflow implements the service.

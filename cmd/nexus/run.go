@@ -138,10 +138,10 @@ func (f *dbFlags) engine(ctx context.Context, st store.Store, obs engine.Observe
 // PATH is a workflow file (relative to the working directory), run with
 // its own NAME.bindings.yaml sidecar if it has one. Each file is read once
 // per engine, so every child of a run runs the same definition.
-func subWorkflows() func(string) (*engine.Workflow, error) {
+func subWorkflows() func(string, string) (*engine.Workflow, error) {
 	var mu sync.Mutex
 	seen := map[string]*engine.Workflow{}
-	return func(path string) (*engine.Workflow, error) {
+	return func(_, path string) (*engine.Workflow, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		if wf := seen[path]; wf != nil {
