@@ -18,10 +18,9 @@ import (
 // execution of the same engine and completes with its ending.
 const ChildScheme = "workflow:"
 
-// Children is the Invokers of an engine that runs sub-workflows: bindings
-// with ChildScheme start a child execution; every other binding goes to
-// Next. Set Engine once the engine is open (the engine is opened with its
-// Invokers, so the two refer to each other).
+// children is the Invokers of an engine with Options.SubWorkflows:
+// bindings with ChildScheme start a child execution; every other binding
+// goes to next.
 //
 // The child's id is derived from the parent's execution id and the
 // invocation's idempotency key, which the kernel keeps across a crash and
@@ -30,26 +29,20 @@ const ChildScheme = "workflow:"
 // A child that does not succeed fails the step with the child's error (or
 // States.TaskFailed when it has none), so the parent's retry and catch
 // rules apply.
-type Children struct {
-	Engine *Engine
-	// Lookup returns the workflow a binding names (the text after the
-	// scheme) for a child of execution parent. Check calls it with no
-	// parent, to check a binding before anything runs; it may then
-	// return a nil workflow and no error to accept a name it can only
-	// resolve for a given parent (a server resolves names per namespace).
-	Lookup func(parent, name string) (*Workflow, error)
-	// Next calls every other binding.
-	Next Invokers
+type children struct {
+	e      *Engine
+	lookup func(parent, name string) (*Workflow, error)
+	next   Invokers
 }
 
 // Check implements Invokers: a sub-workflow binding must name a workflow
-// Lookup finds.
-func (c *Children) Check(uri string) error {
+// lookup accepts.
+func (c *children) Check(uri string) error {
 	name, ok := strings.CutPrefix(uri, ChildScheme)
 	if !ok {
-		return c.Next.Check(uri)
+		return c.next.Check(uri)
 	}
-	if _, err := c.Lookup("", name); err != nil {
+	if _, err := c.lookup("", name); err != nil {
 		return fmt.Errorf("sub-workflow %s: %w", name, err)
 	}
 	return nil
@@ -62,15 +55,12 @@ func ChildID(parent, key string) string {
 }
 
 // Invoke implements Invokers.
-func (c *Children) Invoke(ctx context.Context, req invoke.Request) (invoke.Response, error) {
+func (c *children) Invoke(ctx context.Context, req invoke.Request) (invoke.Response, error) {
 	name, ok := strings.CutPrefix(req.URI, ChildScheme)
 	if !ok {
-		return c.Next.Invoke(ctx, req)
+		return c.next.Invoke(ctx, req)
 	}
-	if c.Engine == nil {
-		return invoke.Response{}, errors.New("sub-workflow: Children.Engine is not set")
-	}
-	wf, err := c.Lookup(req.Execution, name)
+	wf, err := c.lookup(req.Execution, name)
 	if err == nil && wf == nil {
 		err = errors.New("no such workflow")
 	}
@@ -78,14 +68,14 @@ func (c *Children) Invoke(ctx context.Context, req invoke.Request) (invoke.Respo
 		return invoke.Response{}, fmt.Errorf("sub-workflow %s: %w", name, err)
 	}
 	id := ChildID(req.Execution, req.Key)
-	if _, err := c.Engine.Start(ctx, wf, req.Input, StartOptions{ID: id}); errors.Is(err, store.ErrExists) {
+	if _, err := c.e.Start(ctx, wf, req.Input, StartOptions{ID: id}); errors.Is(err, store.ErrExists) {
 		// Started before a crash: continue it unless it is over or some
 		// engine runs it already (Wait then reads its ending).
-		_ = c.Engine.resume(ctx, id)
+		_ = c.e.resume(ctx, id)
 	} else if err != nil {
 		return invoke.Response{}, fmt.Errorf("sub-workflow %s: %w", name, err)
 	}
-	res, err := c.Engine.Wait(ctx, id)
+	res, err := c.e.Wait(ctx, id)
 	if err != nil {
 		return invoke.Response{}, fmt.Errorf("sub-workflow %s (execution %s): %w", name, id, err)
 	}

@@ -48,17 +48,15 @@ states:
 `
 
 // openChildren is a harness whose engine runs sub-workflows by name.
-func openChildren(t *testing.T, wfs map[string]*Workflow) (*harness, *Children) {
+func openChildren(t *testing.T, wfs map[string]*Workflow) (*harness, Invokers) {
 	t.Helper()
-	c := &Children{Next: &invoke.Registry{}, Lookup: func(_, name string) (*Workflow, error) {
+	h := newHarness(t, Options{SubWorkflows: func(_, name string) (*Workflow, error) {
 		if wf := wfs[name]; wf != nil {
 			return wf, nil
 		}
 		return nil, fmt.Errorf("no workflow %q", name)
-	}}
-	h := newHarness(t, Options{Invokers: c})
-	c.Engine = h.e
-	return h, c
+	}})
+	return h, h.e.inv
 }
 
 func TestSubWorkflow(t *testing.T) {

@@ -45,6 +45,12 @@ type Options struct {
 	// block. They take precedence over Invokers. builtin:echo and
 	// builtin:fail are always there.
 	Inline map[string]invoke.Func
+	// SubWorkflows, when set, resolves the bindings workflow:NAME of
+	// sub-workflow steps (see ChildScheme): it returns the workflow NAME
+	// for a child of execution parent. Before a run, bindings are checked
+	// with no parent; it may then return a nil workflow and no error to
+	// accept a name it resolves only per parent (per namespace, say).
+	SubWorkflows func(parent, name string) (*Workflow, error)
 	// Clock (nil: the system clock).
 	Clock Clock
 	// LogKey, when set, signs every record and snapshot with
@@ -211,6 +217,9 @@ func Open(ctx context.Context, opts Options) (*Engine, error) {
 		brk: &breakers{def: opts.Breaker, policies: opts.Breakers}}
 	if e.inv == nil {
 		e.inv = &invoke.Registry{}
+	}
+	if opts.SubWorkflows != nil {
+		e.inv = &children{e: e, lookup: opts.SubWorkflows, next: e.inv}
 	}
 	if e.clock == nil {
 		e.clock = SystemClock{}

@@ -152,9 +152,6 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		inv = reg
 	}
 	s.opts.Invokers = inv
-	// A step bound to workflow:NAME runs the latest version of the
-	// workflow NAME of its execution's namespace as a child execution.
-	kids := &engine.Children{Next: inv, Lookup: s.subWorkflow}
 	adoptEvery := opts.AdoptEvery
 	if _, shared := s.st.(store.Adopter); adoptEvery == 0 && shared {
 		lease := opts.Lease
@@ -166,7 +163,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if adoptEvery < 0 {
 		adoptEvery = 0
 	}
-	s.eng, err = engine.Open(ctx, engine.Options{Store: s.st, Invokers: kids, Inline: opts.Inline, LogKey: opts.LogKey,
+	s.eng, err = engine.Open(ctx, engine.Options{Store: s.st, Invokers: inv, SubWorkflows: s.subWorkflow, Inline: opts.Inline, LogKey: opts.LogKey,
 		MaxPayloadBytes: opts.MaxPayloadBytes, Parse: opts.Parse, Observer: s.tel, Metrics: s.tel,
 		TraceParent: s.tel.traceParent, Logger: log, Identity: identity, Lease: opts.Lease, PollInterval: opts.PollInterval,
 		AdoptEvery: adoptEvery})
@@ -174,7 +171,6 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		s.tel.shutdown()
 		return nil, fmt.Errorf("server: %w", err)
 	}
-	kids.Engine = s.eng
 	s.auth = newAuthenticator(opts.Meta)
 	s.trig = newTriggers(s)
 	if resumed, err := s.eng.Resume(ctx); err != nil {

@@ -127,11 +127,8 @@ func (f *dbFlags) open(create bool) (store.Store, error) {
 // engine opens an engine on st with the command line's invokers.
 func (f *dbFlags) engine(ctx context.Context, st store.Store, obs engine.Observer) (*engine.Engine, error) {
 	reg := &invoke.Registry{MaxPayloadBytes: int64(f.maxPayload)}
-	kids := &engine.Children{Next: reg, Lookup: subWorkflows()}
-	en, err := engine.Open(ctx, engine.Options{Store: st, Invokers: kids, LogKey: f.key(), MaxPayloadBytes: f.maxPayload,
-		Parse: parseWorkflow, Observer: obs})
-	kids.Engine = en
-	return en, err
+	return engine.Open(ctx, engine.Options{Store: st, Invokers: reg, LogKey: f.key(), MaxPayloadBytes: f.maxPayload,
+		Parse: parseWorkflow, Observer: obs, SubWorkflows: subWorkflows()})
 }
 
 // subWorkflows resolves the bindings workflow:PATH of sub-workflow steps:
