@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -40,41 +41,17 @@ var (
 	killSeed  = flag.Uint64("kill-seed", 0, "seed of TestKill's kill moments (0: from the clock)")
 )
 
-const killWorkflow = `
-version: "1.0"
-name: kill
-functions:
-  step: {uri: "%[1]s/step"}
-  flaky: {uri: "%[1]s/flaky"}
-states:
-- name: A
-  action: step
-  result_path: $.a
-  next: P
-- name: P
-  type: parallel
-  result_path: $.par
-  branches:
-  - states: [{name: B1, action: step, end: true}]
-  - states: [{name: B2, action: step, end: true}]
-  next: M
-- name: M
-  type: map
-  items_path: $.items
-  max_concurrency: 2
-  result_path: $.mapped
-  processor: {states: [{name: Item, action: step, end: true}]}
-  next: F
-- name: F
-  action: flaky
-  retry: [{errors: [States.ALL], max_attempts: 3, interval: 20ms}]
-  result_path: $.f
-  next: Z
-- name: Z
-  action: step
-  result_path: $.z
-  end: true
-`
+// killWorkflow is the load of the crash tests with its functions bound
+// to the sink at url (testdata/sink-load.yaml, shared with the server's
+// failover test).
+func killWorkflow(t *testing.T, url string) []byte {
+	t.Helper()
+	src, err := os.ReadFile("testdata/sink-load.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bytes.ReplaceAll(src, []byte("SINK"), []byte(url))
+}
 
 func killInput(i int) string {
 	return fmt.Sprintf(`{"id":%d,"items":[1,2,3]}`, i)
@@ -142,7 +119,7 @@ func TestKill(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "kill.db")
 	wfFile := filepath.Join(dir, "kill.yaml")
-	if err := os.WriteFile(wfFile, []byte(fmt.Sprintf(killWorkflow, srv.URL)), 0o644); err != nil {
+	if err := os.WriteFile(wfFile, killWorkflow(t, srv.URL), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	child := func() (*exec.Cmd, *bufio.Reader) {

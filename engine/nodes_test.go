@@ -80,7 +80,7 @@ func TestKillNodes(t *testing.T) {
 	defer srv.Close()
 	dir := t.TempDir()
 	wfFile := filepath.Join(dir, "kill.yaml")
-	if err := os.WriteFile(wfFile, []byte(fmt.Sprintf(killWorkflow, srv.URL)), 0o644); err != nil {
+	if err := os.WriteFile(wfFile, killWorkflow(t, srv.URL), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	st, err := postgres.Open(bg, u, postgres.Options{MaxConns: 2})

@@ -40,37 +40,13 @@ import (
 
 var failoverExecs = flag.Int("failover.executions", 150, "executions in TestKillNodeUnderLoad")
 
-// failoverWorkflow calls the sink eight times (nine when F is retried): a step, a parallel of two,
-// a map over three items, a step whose first attempt sometimes fails, a
-// step.
-const failoverWorkflow = `version: "1.0"
-name: load
-functions:
-  step: {uri: "%[1]s/step"}
-  flaky: {uri: "%[1]s/flaky"}
-states:
-- {name: A, action: step, result_path: $.a, next: P}
-- name: P
-  type: parallel
-  result_path: $.par
-  branches:
-  - states: [{name: B1, action: step, end: true}]
-  - states: [{name: B2, action: step, end: true}]
-  next: M
-- name: M
-  type: map
-  items_path: $.items
-  max_concurrency: 2
-  result_path: $.mapped
-  processor: {states: [{name: Item, action: step, end: true}]}
-  next: F
-- name: F
-  action: flaky
-  retry: [{errors: [States.ALL], max_attempts: 3, interval: 20ms}]
-  result_path: $.f
-  next: Z
-- {name: Z, action: step, result_path: $.z, end: true}
-`
+// failoverWorkflow is the load of the engine's crash tests
+// (../engine/testdata/sink-load.yaml: eight calls to the sink, nine when F
+// is retried) bound to the sink at url.
+func failoverWorkflow(t *testing.T, url string) string {
+	t.Helper()
+	return strings.ReplaceAll(readFile(t, "../engine/testdata/sink-load.yaml"), "SINK", url)
+}
 
 func failoverOutput(i int) string {
 	return fmt.Sprintf(`{"a":{"s":"A"},"f":{"s":"F"},"id":%d,"items":[1,2,3],"mapped":[{"s":"Item"},{"s":"Item"},{"s":"Item"}],`+
@@ -145,7 +121,7 @@ func TestKillNodeUnderLoad(t *testing.T) {
 	const lease = 2 * time.Second
 	cl := newCluster(t, db, nodes, lease)
 	if _, err := bearerClient(cl.url(ctxT(t), 0), tok).DeployWorkflow(ctxT(t), connect.NewRequest(&nexusv1.DeployWorkflowRequest{
-		File: "load.yaml", Source: fmt.Sprintf(failoverWorkflow, hs.URL)})); err != nil {
+		File: "sink-load.yaml", Source: failoverWorkflow(t, hs.URL)})); err != nil {
 		t.Fatal(err)
 	}
 
@@ -170,7 +146,7 @@ func TestKillNodeUnderLoad(t *testing.T) {
 					}
 					ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 					_, err := bearerClient(url, tok).StartExecution(ctx, connect.NewRequest(&nexusv1.StartExecutionRequest{
-						Workflow: "load", ExecutionId: id, Input: value(t, fmt.Sprintf(`{"id":%d,"items":[1,2,3]}`, i))}))
+						Workflow: "sink-load", ExecutionId: id, Input: value(t, fmt.Sprintf(`{"id":%d,"items":[1,2,3]}`, i))}))
 					cancel()
 					if err == nil {
 						break
